@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what Tandem needs to build, serve and test, and nothing that is already present.
+#
+#   - Debian packages (apt-get) for the C++ libraries of DESIGN.md §7.
+#   - A Python virtual environment outside the clone, keyed by a hash of requirements.txt,
+#     holding the pinned torch wheel (LibTorch for the C++ build) and the test clients.
+#
+# Idempotent: a second run with everything present only checks and returns.
+# Prints the venv path on its last line, so callers can `VENV=$(scripts/setup.sh | tail -n1)`.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${TANDEM_CACHE:-$HOME/.cache/tandem}
+
+apt_packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libboost-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
+  libturbojpeg0-dev libspng-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  curl
+)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}" >&2
+fi
+
+hash=$(cat "$root/requirements.txt" | sha256sum | cut -c1-12)
+venv="$cache/venv-$hash"
+if [ ! -f "$venv/.complete" ]; then
+  echo "setup: creating Python environment $venv (first run downloads torch; later runs reuse it)" >&2
+  rm -rf "$venv"
+  mkdir -p "$cache"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip >&2
+  "$venv/bin/pip" install -q -r "$root/requirements.txt" >&2
+  touch "$venv/.complete"
+fi
+echo "$venv"

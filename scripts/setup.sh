@@ -6,7 +6,7 @@
 #     holding the pinned torch wheel (LibTorch for the C++ build) and the test clients.
 #
 # Idempotent: a second run with everything present only checks and returns.
-# Prints the venv path on its last line, so callers can `VENV=$(scripts/setup.sh | tail -n1)`.
+# Links the venv as .venv in the clone (ignored by git) and prints its path.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,4 +43,6 @@ if [ ! -f "$venv/.complete" ]; then
   "$venv/bin/pip" install -q -r "$root/requirements.txt" >&2
   touch "$venv/.complete"
 fi
+# A stable name for the cached environment, so the Makefile and tests need not know the hash.
+ln -sfn "$venv" "$root/.venv"
 echo "$venv"

@@ -1,0 +1,168 @@
+// The tandem binary: `serve`, `check` and `version`. Only wiring lives here.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "config/repository.h"
+#include "engine/engine.h"
+#include "server/http_server.h"
+#include "server/routes.h"
+
+namespace {
+
+using namespace tandem;
+
+constexpr const char* kVersion = "0.1.0";
+constexpr const char* kSageMakerRepository = "/opt/ml/model";
+
+struct ServeFlags {
+  std::string repository;
+  std::string host = "0.0.0.0";
+  int port = -1;  // -1: SAGEMAKER_BIND_TO_PORT or 8080
+  int http_threads = 0;
+  uint64_t max_body_bytes = 64ull << 20;
+  std::string default_model;
+  std::vector<std::string> devices;
+};
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+int Check(const std::string& repository) {
+  RepositoryScan scan = ScanRepository(repository);
+  for (const ConfigProblem& p : scan.problems.all()) std::cout << p.ToString() << "\n";
+  if (!scan.problems.empty()) {
+    std::cout << scan.problems.size() << " problem(s) found in " << repository << "\n";
+    return 1;
+  }
+  for (const ModelSource& m : scan.models) {
+    std::cout << m.config.name << ": " << m.config.backend << ", versions";
+    for (int64_t v : m.versions) std::cout << " " << v;
+    std::cout << "\n";
+  }
+  std::cout << repository << " is valid: " << scan.models.size() << " model(s)\n";
+  return 0;
+}
+
+int Serve(ServeFlags flags) {
+  // With no repository flag, behave as a SageMaker container: /opt/ml/model on
+  // SAGEMAKER_BIND_TO_PORT or 8080.
+  if (flags.repository.empty()) flags.repository = kSageMakerRepository;
+  if (flags.port < 0) {
+    const std::string env_port = Env("SAGEMAKER_BIND_TO_PORT");
+    flags.port = env_port.empty() ? 8080 : std::atoi(env_port.c_str());
+  }
+  if (flags.port < 0 || flags.port > 65535) {
+    spdlog::error("port {} is out of range", flags.port);
+    return 2;
+  }
+  if (flags.default_model.empty()) flags.default_model = Env("SAGEMAKER_TANDEM_DEFAULT_MODEL");
+  if (flags.http_threads <= 0) {
+    flags.http_threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 2, 16);
+  }
+
+  EngineOptions engine_options;
+  engine_options.repository = flags.repository;
+  for (const std::string& d : flags.devices) {
+    auto device = Device::Parse(d);
+    if (!device.ok()) {
+      spdlog::error("--devices: {}", device.status().message());
+      return 2;
+    }
+    engine_options.allowed_devices.push_back(*device);
+  }
+  auto engine = Engine::Create(engine_options);
+  if (!engine.ok()) {
+    spdlog::error("cannot serve {}: {}", flags.repository, engine.status().message());
+    return 1;
+  }
+  if (!flags.default_model.empty() && (*engine)->Versions(flags.default_model).status().code() ==
+                                          StatusCode::kNotFound) {
+    spdlog::error("--default-model '{}' is not in {}", flags.default_model, flags.repository);
+    return 2;
+  }
+
+  // Block the stop signals before any thread starts, so that only the wait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  Routes routes(**engine, RouteOptions{flags.default_model});
+  HttpServerOptions server_options;
+  server_options.host = flags.host;
+  server_options.port = static_cast<uint16_t>(flags.port);
+  server_options.threads = flags.http_threads;
+  server_options.max_body_bytes = flags.max_body_bytes;
+  // Listen before loading, so that connections are accepted at once and /ping tells the truth
+  // (503) while models load.
+  auto server = HttpServer::Start(server_options, [&routes](std::shared_ptr<HttpExchange> e) {
+    routes.Handle(std::move(e));
+  });
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().message());
+    return 1;
+  }
+  spdlog::info("listening on {}:{}", flags.host, (*server)->port());
+
+  // The main thread is the control thread: it loads the models, then waits for a stop signal.
+  std::thread loader([&] {
+    Status loaded = (*engine)->LoadAll();
+    if (loaded.ok()) spdlog::info("all models ready");
+  });
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received signal {}, shutting down", signal);
+  (*server)->StopAccepting();
+  loader.join();
+  (*engine)->Shutdown();
+  (*server)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Tandem: serves PyTorch models and pipelines on every device of a host"};
+  app.require_subcommand(0, 1);
+
+  ServeFlags flags;
+  CLI::App* serve = app.add_subcommand("serve", "serve a model repository over HTTP");
+  serve->add_option("--model-repository", flags.repository,
+                    "model repository folder (default: /opt/ml/model, SageMaker mode)");
+  serve->add_option("--host", flags.host, "address to listen on")->capture_default_str();
+  serve->add_option("--port", flags.port,
+                    "port to listen on; 0 picks a free one (default: SAGEMAKER_BIND_TO_PORT or 8080)");
+  serve->add_option("--http-threads", flags.http_threads,
+                    "I/O threads (default: one per core, 2 to 16)");
+  serve->add_option("--max-body-bytes", flags.max_body_bytes,
+                    "largest request body accepted; larger ones get 413")
+      ->capture_default_str();
+  serve->add_option("--default-model", flags.default_model,
+                    "model /invocations serves when the request names none "
+                    "(default: SAGEMAKER_TANDEM_DEFAULT_MODEL, or the only model)");
+  serve->add_option("--devices", flags.devices, "devices to use, e.g. cpu,cuda:0 (default: all)")
+      ->delimiter(',');
+
+  std::string check_repository;
+  CLI::App* check = app.add_subcommand("check", "validate a model repository and list problems");
+  check->add_option("repository", check_repository, "model repository folder")->required();
+
+  CLI::App* version = app.add_subcommand("version", "print the version");
+
+  CLI11_PARSE(app, argc, argv);
+  if (*check) return Check(check_repository);
+  if (*version) {
+    std::cout << "tandem " << kVersion << "\n";
+    return 0;
+  }
+  // `serve`, or no subcommand at all (a SageMaker container runs `serve`).
+  return Serve(flags);
+}

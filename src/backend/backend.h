@@ -1,0 +1,43 @@
+// Backend and Instance: how a model runs. A Backend turns a model's config and version folder
+// into Instances, one per (device, copy); the scheduler gives each Instance its own worker thread.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/model_config.h"
+#include "core/device.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace tandem {
+
+// One loaded copy of a model on one device.
+// Thread contract: Execute() runs only on the instance's own worker thread, never concurrently.
+class Instance {
+ public:
+  virtual ~Instance() = default;
+
+  // Runs one batch. `inputs` are in the config's input order, batch dimension included when the
+  // model is batched, already checked against the config. Returns the outputs in config order,
+  // as host tensors checked against the config.
+  virtual StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) = 0;
+
+  virtual Device device() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Loads the model in `version_dir` onto `device`. Called on the control thread.
+  virtual StatusOr<std::unique_ptr<Instance>> CreateInstance(
+      const ModelConfig& config, const std::filesystem::path& version_dir, Device device) = 0;
+};
+
+// The backend for a model.yaml `backend:` name, or NOT_FOUND.
+StatusOr<std::unique_ptr<Backend>> CreateBackend(const std::string& name);
+
+}  // namespace tandem

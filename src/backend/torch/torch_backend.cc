@@ -1,0 +1,157 @@
+#include "backend/torch/torch_backend.h"
+
+#include <torch/script.h>
+
+#include <optional>
+
+#include "backend/torch/torch_tensors.h"
+
+namespace tandem {
+namespace {
+
+// The first line of a LibTorch error: the rest is a C++ or TorchScript stack trace that means
+// nothing to the caller of an HTTP API.
+std::string FirstLine(const std::string& what) {
+  const size_t end = what.find('\n');
+  return end == std::string::npos ? what : what.substr(0, end);
+}
+
+// Runs `fn`, turning LibTorch exceptions into statuses: out-of-memory becomes
+// RESOURCE_EXHAUSTED, anything else INTERNAL with the model's own message.
+template <typename Fn>
+auto CatchTorch(const std::string& what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const c10::OutOfMemoryError& e) {
+    return Status(StatusCode::kResourceExhausted, what + ": out of memory: " + FirstLine(e.what()));
+  } catch (const std::exception& e) {
+    return Internal(what + ": " + FirstLine(e.what()));
+  }
+}
+
+class TorchScriptInstance final : public Instance {
+ public:
+  TorchScriptInstance(const ModelConfig& config, torch::jit::Module module, Device device,
+                      c10::Device torch_device)
+      : config_(config),
+        module_(std::move(module)),
+        device_(device),
+        torch_device_(torch_device) {}
+
+  Device device() const override { return device_; }
+
+  StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
+    return CatchTorch("model '" + config_.name + "'", [&]() -> StatusOr<std::vector<Tensor>> {
+      c10::InferenceMode inference_mode;
+      std::optional<c10::DeviceGuard> device_guard;
+      if (torch_device_.is_cuda()) device_guard.emplace(torch_device_);
+
+      std::vector<c10::IValue> args;
+      args.reserve(inputs.size());
+      for (const Tensor& input : inputs) {
+        ASSIGN_OR_RETURN(at::Tensor t, ToTorch(input));
+        args.emplace_back(t.to(torch_device_));
+      }
+      c10::IValue result = module_.forward(std::move(args));
+      ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs, SplitOutputs(result));
+
+      std::vector<Tensor> converted;
+      converted.reserve(outputs.size());
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        const TensorConfig& spec = config_.outputs[i];
+        ASSIGN_OR_RETURN(Tensor t, FromTorch(outputs[i].to(at::kCPU)));
+        RETURN_IF_ERROR(CheckOutput(spec, t, inputs));
+        converted.push_back(std::move(t));
+      }
+      return converted;
+    });
+  }
+
+ private:
+  // Maps the forward() result to the config's outputs: a tensor is the single output, a tuple
+  // or list maps by position, a dict with string keys maps by output name.
+  StatusOr<std::vector<at::Tensor>> SplitOutputs(const c10::IValue& result) const {
+    const size_t expected = config_.outputs.size();
+    std::vector<at::Tensor> out;
+    auto count_error = [&](size_t got) {
+      return Internal("returned " + std::to_string(got) + " outputs but model.yaml declares " +
+                      std::to_string(expected));
+    };
+    auto take = [&](const c10::IValue& v, const std::string& where) -> Status {
+      if (!v.isTensor()) return Internal(where + " is not a tensor (" + v.tagKind() + ")");
+      out.push_back(v.toTensor());
+      return Status::Ok();
+    };
+    if (result.isTensor()) {
+      if (expected != 1) return count_error(1);
+      RETURN_IF_ERROR(take(result, "the output"));
+    } else if (result.isTuple() || result.isList()) {
+      std::vector<c10::IValue> items =
+          result.isTuple() ? result.toTupleRef().elements().vec() : result.toList().vec();
+      if (items.size() != expected) return count_error(items.size());
+      for (size_t i = 0; i < items.size(); ++i) {
+        RETURN_IF_ERROR(take(items[i], "output " + std::to_string(i)));
+      }
+    } else if (result.isGenericDict()) {
+      c10::Dict<c10::IValue, c10::IValue> dict = result.toGenericDict();
+      for (const TensorConfig& spec : config_.outputs) {
+        auto it = dict.find(c10::IValue(spec.name));
+        if (it == dict.end()) {
+          return Internal("returned a dict without the key '" + spec.name + "' that model.yaml names");
+        }
+        RETURN_IF_ERROR(take(it->value(), "output '" + spec.name + "'"));
+      }
+    } else {
+      return Internal("returned " + result.tagKind() +
+                      "; expected a tensor, a tuple or list of tensors, or a dict of tensors");
+    }
+    return out;
+  }
+
+  // An output must have its config's dtype and shape; batched outputs must keep the batch size.
+  Status CheckOutput(const TensorConfig& spec, const Tensor& t,
+                     const std::vector<Tensor>& inputs) const {
+    const std::string where = "output '" + spec.name + "'";
+    if (t.dtype() != spec.dtype) {
+      return Internal(where + " is " + std::string(DataTypeName(t.dtype())) +
+                      " but model.yaml declares " + std::string(DataTypeName(spec.dtype)));
+    }
+    Shape expected = spec.shape;
+    if (config_.batched()) {
+      const int64_t batch = inputs.empty() ? 1 : inputs.front().shape()[0];
+      expected = spec.shape.Prepend(batch);
+    }
+    if (!expected.Accepts(t.shape())) {
+      return Internal(where + " has shape " + t.shape().ToString() + " but model.yaml declares " +
+                      expected.ToString() + (config_.batched() ? " (batch first)" : ""));
+    }
+    return Status::Ok();
+  }
+
+  const ModelConfig config_;
+  torch::jit::Module module_;
+  const Device device_;
+  const c10::Device torch_device_;
+};
+
+class TorchScriptBackend final : public Backend {
+ public:
+  StatusOr<std::unique_ptr<Instance>> CreateInstance(const ModelConfig& config,
+                                                     const std::filesystem::path& version_dir,
+                                                     Device device) override {
+    const std::filesystem::path file = version_dir / "model.pt";
+    return CatchTorch("loading " + file.string(), [&]() -> StatusOr<std::unique_ptr<Instance>> {
+      ASSIGN_OR_RETURN(c10::Device torch_device, ToTorchDevice(device));
+      torch::jit::Module module = torch::jit::load(file.string(), torch_device);
+      module.eval();
+      return std::unique_ptr<Instance>(
+          new TorchScriptInstance(config, std::move(module), device, torch_device));
+    });
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> MakeTorchScriptBackend() { return std::make_unique<TorchScriptBackend>(); }
+
+}  // namespace tandem

@@ -1,0 +1,222 @@
+#include "config/model_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include "config/yaml_fields.h"
+
+namespace tandem {
+
+const TensorConfig* ModelConfig::FindInput(std::string_view name) const {
+  for (const TensorConfig& t : inputs) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+const TensorConfig* ModelConfig::FindOutput(std::string_view name) const {
+  for (const TensorConfig& t : outputs) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+const std::vector<std::string>& KnownBackends() {
+  static const std::vector<std::string> kBackends = {"torchscript", "sim"};
+  return kBackends;
+}
+
+std::string BackendArtifact(std::string_view backend) {
+  return backend == "torchscript" ? "model.pt" : "";
+}
+
+namespace {
+
+std::vector<TensorConfig> ParseTensors(const YamlFields& fields, const YAML::Node& node,
+                                       const std::string& key) {
+  std::vector<TensorConfig> tensors;
+  if (!node || !node.IsSequence() || node.size() == 0) {
+    fields.Problem(key, "must be a non-empty list of {name, datatype, shape}");
+    return tensors;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string at = key + "[" + std::to_string(i) + "]";
+    const YAML::Node& item = node[i];
+    if (!item.IsMap()) {
+      fields.Problem(at, "must be a map {name, datatype, shape}");
+      continue;
+    }
+    fields.CheckKeys(item, at, {"name", "datatype", "shape"});
+    TensorConfig t;
+    t.name = fields.RequiredString(item, at, "name");
+    if (!t.name.empty() && !names.insert(t.name).second) {
+      fields.Problem(at + ".name", "'" + t.name + "' appears twice");
+    }
+    if (auto dtype = fields.RequiredDataType(item, at)) t.dtype = *dtype;
+    if (auto shape = fields.RequiredShape(item, at)) t.shape = *shape;
+    tensors.push_back(std::move(t));
+  }
+  return tensors;
+}
+
+std::optional<DynamicBatchingConfig> ParseDynamicBatching(const YamlFields& fields,
+                                                          const YAML::Node& node,
+                                                          int64_t max_batch_size) {
+  if (!node) return std::nullopt;
+  const std::string key = "dynamic_batching";
+  DynamicBatchingConfig db;
+  if (node.IsNull()) return db;
+  if (!node.IsMap()) {
+    fields.Problem(key, "must be a map");
+    return std::nullopt;
+  }
+  fields.CheckKeys(node, key,
+                   {"max_queue_delay_us", "preferred_batch_sizes", "max_queue_size",
+                    "default_timeout_us"});
+  db.max_queue_delay_us = fields.OptionalInt(node, key, "max_queue_delay_us", 0, 0);
+  db.max_queue_size = fields.OptionalInt(node, key, "max_queue_size", 0, 0);
+  db.default_timeout_us = fields.OptionalInt(node, key, "default_timeout_us", 0, 0);
+  db.preferred_batch_sizes =
+      fields.OptionalIntList(node, key, "preferred_batch_sizes", 1, max_batch_size);
+  if (max_batch_size == 0) {
+    fields.Problem(key, "needs max_batch_size > 0 (a model without a batch dimension cannot batch)");
+  }
+  return db;
+}
+
+std::vector<InstanceGroupConfig> ParseInstances(const YamlFields& fields, const YAML::Node& node) {
+  const std::string key = "instances";
+  if (!node) return {InstanceGroupConfig{}};
+  std::vector<InstanceGroupConfig> groups;
+  if (!node.IsSequence() || node.size() == 0) {
+    fields.Problem(key, "must be a non-empty list of {devices, count}");
+    return groups;
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string at = key + "[" + std::to_string(i) + "]";
+    const YAML::Node& item = node[i];
+    if (!item.IsMap()) {
+      fields.Problem(at, "must be a map {devices, count}");
+      continue;
+    }
+    fields.CheckKeys(item, at, {"devices", "count"});
+    InstanceGroupConfig group;
+    group.count = fields.OptionalInt(item, at, "count", 1, 1);
+    const YAML::Node devices = item["devices"];
+    if (!devices) {
+      // The default: every GPU, else the CPU.
+    } else if (devices.IsScalar()) {
+      const std::string s = devices.Scalar();
+      using S = InstanceGroupConfig::Selector;
+      if (s == "auto") group.selector = S::kAuto;
+      else if (s == "gpu") group.selector = S::kGpu;
+      else if (s == "cpu") group.selector = S::kCpu;
+      else if (s == "sim") group.selector = S::kSim;
+      else {
+        auto device = Device::Parse(s);
+        if (device.ok()) {
+          group.selector = S::kList;
+          group.devices.push_back(*device);
+        } else {
+          fields.Problem(at + ".devices", "'" + s +
+                                              "' is not auto, gpu, cpu, sim or a device such as "
+                                              "cuda:0");
+        }
+      }
+    } else if (devices.IsSequence() && devices.size() > 0) {
+      group.selector = InstanceGroupConfig::Selector::kList;
+      for (size_t d = 0; d < devices.size(); ++d) {
+        auto device = devices[d].IsScalar() ? Device::Parse(devices[d].Scalar())
+                                            : StatusOr<Device>(InvalidArgument("not a string"));
+        if (device.ok()) {
+          group.devices.push_back(*device);
+        } else {
+          fields.Problem(at + ".devices[" + std::to_string(d) + "]", device.status().message());
+        }
+      }
+    } else {
+      fields.Problem(at + ".devices", "must be auto, gpu, cpu, sim or a list of devices");
+    }
+    groups.push_back(std::move(group));
+  }
+  return groups;
+}
+
+}  // namespace
+
+ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
+                             const std::string& file, ConfigProblems& problems) {
+  ModelConfig config;
+  config.name = name;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    problems.Add(file, "", "not valid YAML: " + e.msg + " at line " +
+                               std::to_string(e.mark.line + 1) + ", column " +
+                               std::to_string(e.mark.column + 1));
+    return config;
+  }
+  if (!root.IsMap()) {
+    problems.Add(file, "", "must be a YAML map of settings (backend, inputs, outputs, ...)");
+    return config;
+  }
+  YamlFields fields(file, problems);
+  fields.CheckKeys(root, "",
+                   {"backend", "max_batch_size", "inputs", "outputs", "dynamic_batching",
+                    "instances", "warmup", "parameters"});
+
+  config.backend = fields.RequiredString(root, "", "backend");
+  const auto& backends = KnownBackends();
+  if (!config.backend.empty() &&
+      std::find(backends.begin(), backends.end(), config.backend) == backends.end()) {
+    fields.Problem("backend", "unknown backend '" + config.backend + "' (expected torchscript or sim)");
+  }
+  config.max_batch_size = fields.OptionalInt(root, "", "max_batch_size", 0, 0);
+  config.inputs = ParseTensors(fields, root["inputs"], "inputs");
+  config.outputs = ParseTensors(fields, root["outputs"], "outputs");
+  config.dynamic_batching =
+      ParseDynamicBatching(fields, root["dynamic_batching"], config.max_batch_size);
+  config.instances = ParseInstances(fields, root["instances"]);
+
+  if (const YAML::Node warmup = root["warmup"]) {
+    if (warmup.IsMap()) {
+      fields.CheckKeys(warmup, "warmup", {"batch_sizes"});
+      config.warmup_batch_sizes = fields.OptionalIntList(warmup, "warmup", "batch_sizes", 1,
+                                                         std::max<int64_t>(1, config.max_batch_size));
+    } else {
+      fields.Problem("warmup", "must be a map {batch_sizes: [...]}");
+    }
+  }
+  if (const YAML::Node params = root["parameters"]) {
+    if (params.IsMap()) {
+      for (const auto& kv : params) {
+        if (kv.second.IsScalar()) {
+          config.parameters[kv.first.Scalar()] = kv.second.Scalar();
+        } else {
+          fields.Problem("parameters." + kv.first.Scalar(), "must be a single value");
+        }
+      }
+    } else {
+      fields.Problem("parameters", "must be a map of names to values");
+    }
+  }
+
+  if (config.backend == "torchscript") {
+    auto no_bytes = [&](const std::vector<TensorConfig>& tensors, const std::string& key) {
+      for (size_t i = 0; i < tensors.size(); ++i) {
+        if (tensors[i].dtype == DataType::kBytes) {
+          fields.Problem(key + "[" + std::to_string(i) + "].datatype",
+                         "torchscript models take and return numeric tensors, not BYTES");
+        }
+      }
+    };
+    no_bytes(config.inputs, "inputs");
+    no_bytes(config.outputs, "outputs");
+  }
+  return config;
+}
+
+}  // namespace tandem

@@ -1,0 +1,65 @@
+// ModelConfig: a model.yaml, parsed and validated (DESIGN.md §4 is the format's contract).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config_problems.h"
+#include "core/data_type.h"
+#include "core/device.h"
+#include "core/shape.h"
+
+namespace tandem {
+
+struct TensorConfig {
+  std::string name;
+  DataType dtype = DataType::kFp32;
+  Shape shape;  // excludes the batch dimension; -1 = any size
+};
+
+struct DynamicBatchingConfig {
+  int64_t max_queue_delay_us = 0;
+  std::vector<int64_t> preferred_batch_sizes;
+  int64_t max_queue_size = 0;      // 0: unbounded
+  int64_t default_timeout_us = 0;  // 0: no deadline unless the request sets one
+};
+
+// One entry of `instances:`. `devices` says where; `count` instances go on each device.
+struct InstanceGroupConfig {
+  enum class Selector { kAuto, kGpu, kCpu, kSim, kList };
+  Selector selector = Selector::kAuto;
+  std::vector<Device> devices;  // only for kList
+  int64_t count = 1;
+};
+
+struct ModelConfig {
+  std::string name;     // the model's folder name
+  std::string backend;  // "torchscript" | "sim"
+  int64_t max_batch_size = 0;  // 0: the model has no batch dimension
+  std::vector<TensorConfig> inputs;
+  std::vector<TensorConfig> outputs;
+  std::optional<DynamicBatchingConfig> dynamic_batching;
+  std::vector<InstanceGroupConfig> instances;  // never empty after parsing: default {auto, 1}
+  std::vector<int64_t> warmup_batch_sizes;
+  std::map<std::string, std::string> parameters;  // backend-specific scalars, as written
+
+  bool batched() const { return max_batch_size > 0; }
+  const TensorConfig* FindInput(std::string_view name) const;
+  const TensorConfig* FindOutput(std::string_view name) const;
+};
+
+// The backends a model.yaml may name, and the file each expects in a version folder
+// (empty when the backend needs no file).
+const std::vector<std::string>& KnownBackends();
+std::string BackendArtifact(std::string_view backend);
+
+// Parses `yaml` (the text of `file`) for the model `name`. Every problem found is added to
+// `problems`; the result is meaningful only if none was added.
+ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
+                             const std::string& file, ConfigProblems& problems);
+
+}  // namespace tandem

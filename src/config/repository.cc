@@ -1,0 +1,94 @@
+#include "config/repository.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace tandem {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::optional<int64_t> VersionNumber(const std::string& name) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), v);
+  if (ec != std::errc() || end != name.data() + name.size() || v < 1) return std::nullopt;
+  return v;
+}
+
+// Finds the version folders of one model and checks each holds the backend's file.
+std::vector<int64_t> ScanVersions(const fs::path& dir, const ModelConfig& config,
+                                  ConfigProblems& problems) {
+  const std::string artifact = BackendArtifact(config.backend);
+  std::vector<int64_t> versions;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!entry.is_directory()) continue;
+    auto v = VersionNumber(entry.path().filename().string());
+    if (!v) continue;
+    if (!artifact.empty() && !fs::is_regular_file(entry.path() / artifact)) {
+      problems.Add((entry.path() / artifact).string(), "",
+                   "missing: a " + config.backend + " version folder must hold " + artifact);
+      continue;
+    }
+    versions.push_back(*v);
+  }
+  std::sort(versions.begin(), versions.end());
+  if (versions.empty()) {
+    if (artifact.empty()) {
+      versions.push_back(1);
+    } else {
+      problems.Add(dir.string(), "",
+                   "no version folder: expected " + dir.filename().string() + "/1/" + artifact);
+    }
+  }
+  return versions;
+}
+
+}  // namespace
+
+RepositoryScan ScanRepository(const fs::path& root) {
+  RepositoryScan scan;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) {
+    scan.problems.Add(root.string(), "", "not a directory");
+    return scan;
+  }
+  std::vector<fs::path> dirs;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    if (entry.is_directory() && entry.path().filename().string().front() != '.') {
+      dirs.push_back(entry.path());
+    }
+  }
+  std::sort(dirs.begin(), dirs.end());
+  for (const fs::path& dir : dirs) {
+    const std::string name = dir.filename().string();
+    const fs::path model_file = dir / "model.yaml";
+    const fs::path pipeline_file = dir / "pipeline.yaml";
+    if (fs::exists(pipeline_file)) {
+      scan.problems.Add(pipeline_file.string(), "",
+                        "pipelines are not supported by this version of tandem yet");
+      continue;
+    }
+    if (!fs::exists(model_file)) {
+      scan.problems.Add(dir.string(), "", "holds neither model.yaml nor pipeline.yaml");
+      continue;
+    }
+    std::ifstream in(model_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    const size_t before = scan.problems.size();
+    ModelSource source;
+    source.config = ParseModelConfig(text.str(), name, model_file.string(), scan.problems);
+    source.dir = dir;
+    if (scan.problems.size() != before) continue;
+    source.versions = ScanVersions(dir, source.config, scan.problems);
+    if (scan.problems.size() != before) continue;
+    scan.models.push_back(std::move(source));
+  }
+  if (dirs.empty()) scan.problems.Add(root.string(), "", "holds no model folders");
+  return scan;
+}
+
+}  // namespace tandem

@@ -1,0 +1,30 @@
+// Model repository scanning: which models a folder holds, their configs and versions.
+//
+//   repo/<model>/model.yaml     a model; versions are numeric subfolders (<model>/1/model.pt)
+//   repo/<name>/pipeline.yaml   a pipeline
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "config/config_problems.h"
+#include "config/model_config.h"
+
+namespace tandem {
+
+struct ModelSource {
+  ModelConfig config;
+  std::filesystem::path dir;
+  std::vector<int64_t> versions;  // ascending; a backend that needs no file serves version 1
+};
+
+struct RepositoryScan {
+  std::vector<ModelSource> models;  // sorted by name
+  ConfigProblems problems;          // every problem found, in every file
+};
+
+// Reads every model folder under `root`. Models with problems are reported, not returned.
+RepositoryScan ScanRepository(const std::filesystem::path& root);
+
+}  // namespace tandem

@@ -1,0 +1,135 @@
+#include "config/yaml_fields.h"
+
+#include <charconv>
+
+namespace tandem {
+
+void YamlFields::Problem(const std::string& key, std::string message) const {
+  problems_.Add(file_, key, std::move(message));
+}
+
+void YamlFields::CheckKeys(const YAML::Node& map, const std::string& at,
+                           std::initializer_list<std::string_view> allowed) const {
+  for (const auto& kv : map) {
+    const std::string key = kv.first.Scalar();
+    bool known = false;
+    std::string expected;
+    for (std::string_view a : allowed) {
+      known |= (a == key);
+      expected += (expected.empty() ? "" : ", ") + std::string(a);
+    }
+    if (!known) Problem(Join(at, key), "unknown key (expected one of: " + expected + ")");
+  }
+}
+
+std::optional<int64_t> YamlFields::ToInt(const YAML::Node& node, const std::string& key) const {
+  if (!node.IsScalar()) {
+    Problem(key, "must be an integer");
+    return std::nullopt;
+  }
+  const std::string& s = node.Scalar();
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size()) {
+    Problem(key, "'" + s + "' is not an integer");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::string YamlFields::RequiredString(const YAML::Node& map, const std::string& at,
+                                       const std::string& key) const {
+  const YAML::Node node = map[key];
+  if (!node || node.IsNull()) {
+    Problem(Join(at, key), "is required");
+    return "";
+  }
+  if (!node.IsScalar() || node.Scalar().empty()) {
+    Problem(Join(at, key), "must be a non-empty string");
+    return "";
+  }
+  return node.Scalar();
+}
+
+int64_t YamlFields::OptionalInt(const YAML::Node& map, const std::string& at,
+                                const std::string& key, int64_t fallback, int64_t min) const {
+  const YAML::Node node = map[key];
+  if (!node) return fallback;
+  auto value = ToInt(node, Join(at, key));
+  if (!value) return fallback;
+  if (*value < min) {
+    Problem(Join(at, key), "must be at least " + std::to_string(min) + ", got " +
+                               std::to_string(*value));
+    return fallback;
+  }
+  return *value;
+}
+
+std::vector<int64_t> YamlFields::OptionalIntList(const YAML::Node& map, const std::string& at,
+                                                 const std::string& key, int64_t min,
+                                                 int64_t max) const {
+  std::vector<int64_t> values;
+  const YAML::Node node = map[key];
+  if (!node) return values;
+  const std::string path = Join(at, key);
+  if (!node.IsSequence()) {
+    Problem(path, "must be a list of integers");
+    return values;
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string item = path + "[" + std::to_string(i) + "]";
+    auto value = ToInt(node[i], item);
+    if (!value) continue;
+    if (*value < min || *value > max) {
+      Problem(item, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                        ", got " + std::to_string(*value));
+      continue;
+    }
+    values.push_back(*value);
+  }
+  return values;
+}
+
+std::optional<DataType> YamlFields::RequiredDataType(const YAML::Node& map,
+                                                     const std::string& at) const {
+  const std::string name = RequiredString(map, at, "datatype");
+  if (name.empty()) return std::nullopt;
+  auto dtype = ParseDataType(name);
+  if (!dtype) {
+    Problem(Join(at, "datatype"), "unknown datatype '" + name + "' (expected one of " +
+                                      std::string(DataTypeNames()) + ")");
+  }
+  return dtype;
+}
+
+std::optional<Shape> YamlFields::RequiredShape(const YAML::Node& map,
+                                               const std::string& at) const {
+  const YAML::Node node = map["shape"];
+  const std::string path = Join(at, "shape");
+  if (!node) {
+    Problem(path, "is required ([] for one scalar per batch item)");
+    return std::nullopt;
+  }
+  if (!node.IsSequence()) {
+    Problem(path, "must be a list of dimensions, -1 for any size");
+    return std::nullopt;
+  }
+  std::vector<int64_t> dims;
+  bool ok = true;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string item = path + "[" + std::to_string(i) + "]";
+    auto dim = ToInt(node[i], item);
+    if (!dim) {
+      ok = false;
+    } else if (*dim < 1 && *dim != Shape::kAnyDim) {
+      Problem(item, "must be a positive size or -1 (any), got " + std::to_string(*dim));
+      ok = false;
+    } else {
+      dims.push_back(*dim);
+    }
+  }
+  if (!ok) return std::nullopt;
+  return Shape(std::move(dims));
+}
+
+}  // namespace tandem

@@ -1,0 +1,226 @@
+#include "engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "backend/backend.h"
+#include "engine/request_validation.h"
+#include "scheduler/instance_worker.h"
+#include "scheduler/model_queue.h"
+
+namespace tandem {
+
+std::string_view ModelStateName(ModelState state) {
+  switch (state) {
+    case ModelState::kLoading: return "LOADING";
+    case ModelState::kReady: return "READY";
+    case ModelState::kUnavailable: return "UNAVAILABLE";
+  }
+  return "UNKNOWN";
+}
+
+struct Engine::Version {
+  int64_t number = 0;
+  std::filesystem::path dir;
+  ModelQueue queue;
+  std::vector<std::unique_ptr<InstanceWorker>> workers;  // written by LoadAll before kReady
+  std::atomic<ModelState> state{ModelState::kLoading};
+  mutable std::mutex reason_mu;
+  std::string reason;  // guarded by reason_mu
+};
+
+struct Engine::Model {
+  ModelConfig config;
+  std::map<int64_t, std::unique_ptr<Version>> versions;  // immutable after Create
+};
+
+Engine::Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource> sources)
+    : options_(std::move(options)), devices_(std::move(devices)) {
+  for (ModelSource& source : sources) {
+    auto model = std::make_unique<Model>();
+    model->config = std::move(source.config);
+    for (int64_t v : source.versions) {
+      auto version = std::make_unique<Version>();
+      version->number = v;
+      version->dir = source.dir / std::to_string(v);
+      model->versions[v] = std::move(version);
+    }
+    models_[model->config.name] = std::move(model);
+  }
+}
+
+Engine::~Engine() { Shutdown(); }
+
+StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
+  RepositoryScan scan = ScanRepository(options.repository);
+  RETURN_IF_ERROR(scan.problems.ToStatus());
+  ASSIGN_OR_RETURN(DeviceSet devices,
+                   DeviceSet::Create(DeviceSet::CountCudaDevices(), options.allowed_devices));
+  return std::unique_ptr<Engine>(
+      new Engine(std::move(options), std::move(devices), std::move(scan.models)));
+}
+
+Status Engine::LoadAll() {
+  Status first_error;
+  for (auto& [name, model] : models_) {
+    for (auto& [number, version] : model->versions) {
+      Status status = LoadVersion(model->config, *version);
+      if (status.ok()) {
+        version->state = ModelState::kReady;
+        spdlog::info("model '{}' version {} is ready on {} instance(s)", name, number,
+                     version->workers.size());
+      } else {
+        {
+          std::lock_guard lock(version->reason_mu);
+          version->reason = status.message();
+        }
+        version->state = ModelState::kUnavailable;
+        spdlog::error("model '{}' version {} failed to load: {}", name, number, status.message());
+        if (first_error.ok()) first_error = status;
+      }
+    }
+  }
+  return first_error;
+}
+
+Status Engine::LoadVersion(const ModelConfig& config, Version& version) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, CreateBackend(config.backend));
+  std::vector<std::unique_ptr<Instance>> instances;
+  for (const InstanceGroupConfig& group : config.instances) {
+    ASSIGN_OR_RETURN(std::vector<Device> devices, devices_.Resolve(group));
+    for (const Device& device : devices) {
+      for (int64_t i = 0; i < group.count; ++i) {
+        ASSIGN_OR_RETURN(std::unique_ptr<Instance> instance,
+                         backend->CreateInstance(config, version.dir, device));
+        instances.push_back(std::move(instance));
+      }
+    }
+  }
+  // Warm-up runs before the instance takes traffic, so the first requests do not pay for
+  // lazy initialisation (kernel selection, allocator growth).
+  for (auto& instance : instances) {
+    for (int64_t batch : config.warmup_batch_sizes) {
+      ASSIGN_OR_RETURN(std::vector<Tensor> inputs, MakeWarmupInputs(config, batch));
+      auto outputs = instance->Execute(inputs);
+      if (!outputs.ok()) {
+        return outputs.status().WithContext("warm-up with batch size " + std::to_string(batch) +
+                                            " on " + instance->device().ToString());
+      }
+    }
+  }
+  for (size_t i = 0; i < instances.size(); ++i) {
+    std::string worker_name = config.name + "/" + std::to_string(version.number) + "/" +
+                              instances[i]->device().ToString() + "#" + std::to_string(i);
+    version.workers.push_back(
+        std::make_unique<InstanceWorker>(std::move(worker_name), std::move(instances[i]),
+                                         version.queue));
+  }
+  return Status::Ok();
+}
+
+StatusOr<Engine::Version*> Engine::FindVersion(const std::string& model,
+                                               const std::string& version) const {
+  auto it = models_.find(model);
+  if (it == models_.end()) return NotFound("unknown model '" + model + "'");
+  const auto& versions = it->second->versions;
+  if (version.empty()) return versions.rbegin()->second.get();
+  for (const auto& [number, v] : versions) {
+    if (std::to_string(number) == version) return v.get();
+  }
+  std::string known;
+  for (const auto& [number, v] : versions) known += (known.empty() ? "" : ", ") + std::to_string(number);
+  return NotFound("model '" + model + "' has no version '" + version + "' (versions: " + known + ")");
+}
+
+void Engine::Infer(InferRequest request, InferCallback done) {
+  auto found = FindVersion(request.model, request.version);
+  if (!found.ok()) return done(found.status());
+  Version& version = **found;
+  const ModelConfig& config = models_.at(request.model)->config;
+  if (version.state != ModelState::kReady) {
+    return done(Unavailable("model '" + request.model + "' version " +
+                            std::to_string(version.number) + " is " +
+                            std::string(ModelStateName(version.state))));
+  }
+  auto validated = ValidateRequest(config, request);
+  if (!validated.ok()) return done(validated.status());
+
+  auto job = std::make_unique<InferJob>();
+  job->inputs = std::move(validated->inputs);
+  job->done = [done, output_indices = std::move(validated->output_indices), config = &config,
+               model = request.model, version = std::to_string(version.number),
+               id = request.id](StatusOr<std::vector<Tensor>> outputs) {
+    if (!outputs.ok()) return done(outputs.status());
+    InferResponse response;
+    response.model = model;
+    response.version = version;
+    response.id = id;
+    for (size_t index : output_indices) {
+      response.outputs.push_back({config->outputs[index].name, std::move((*outputs)[index])});
+    }
+    done(std::move(response));
+  };
+  // A refused job is dropped unrun; the request is answered through the original callback.
+  Status queued = version.queue.Enqueue(std::move(job));
+  if (!queued.ok()) done(queued);
+}
+
+bool Engine::Ready() const {
+  for (const auto& [name, model] : models_) {
+    for (const auto& [number, version] : model->versions) {
+      if (version->state != ModelState::kReady) return false;
+    }
+  }
+  return !models_.empty();
+}
+
+std::vector<std::string> Engine::ModelNames() const {
+  std::vector<std::string> names;
+  for (const auto& [name, model] : models_) names.push_back(name);
+  return names;
+}
+
+StatusOr<const ModelConfig*> Engine::Config(const std::string& model,
+                                            const std::string& version) const {
+  RETURN_IF_ERROR(FindVersion(model, version).status());
+  return &models_.at(model)->config;
+}
+
+StatusOr<std::vector<std::string>> Engine::Versions(const std::string& model) const {
+  auto it = models_.find(model);
+  if (it == models_.end()) return NotFound("unknown model '" + model + "'");
+  std::vector<std::string> out;
+  for (const auto& [number, v] : it->second->versions) out.push_back(std::to_string(number));
+  return out;
+}
+
+StatusOr<ModelVersionInfo> Engine::Info(const std::string& model,
+                                        const std::string& version) const {
+  ASSIGN_OR_RETURN(Version * v, FindVersion(model, version));
+  ModelVersionInfo info{model, std::to_string(v->number), v->state.load(), ""};
+  std::lock_guard lock(v->reason_mu);
+  info.reason = v->reason;
+  return info;
+}
+
+std::vector<ModelVersionInfo> Engine::Index() const {
+  std::vector<ModelVersionInfo> out;
+  for (const auto& [name, model] : models_) {
+    for (const auto& [number, v] : model->versions) {
+      out.push_back(*Info(name, std::to_string(number)));
+    }
+  }
+  return out;
+}
+
+void Engine::Shutdown() {
+  for (auto& [name, model] : models_) {
+    for (auto& [number, version] : model->versions) version->queue.Close();
+  }
+  for (auto& [name, model] : models_) {
+    for (auto& [number, version] : model->versions) version->workers.clear();
+  }
+}
+
+}  // namespace tandem

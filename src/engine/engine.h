@@ -1,0 +1,91 @@
+// Engine: the model repository brought to life. It loads every model version, owns their queues
+// and instance workers, validates requests against configs and routes them. The server and the
+// tests use Tandem through this class alone.
+//
+// Thread contract: Create and LoadAll run on the control thread; Infer and the getters are
+// thread-safe and called from I/O threads; completions run on instance workers.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/repository.h"
+#include "core/inference.h"
+#include "core/status.h"
+#include "device/device_set.h"
+
+namespace tandem {
+
+class ModelQueue;
+class InstanceWorker;
+
+struct EngineOptions {
+  std::filesystem::path repository;
+  std::vector<Device> allowed_devices;  // empty: every device found
+};
+
+enum class ModelState { kLoading, kReady, kUnavailable };
+std::string_view ModelStateName(ModelState state);  // "LOADING", "READY", "UNAVAILABLE"
+
+// What the server reports about one model version.
+struct ModelVersionInfo {
+  std::string name;
+  std::string version;
+  ModelState state = ModelState::kLoading;
+  std::string reason;  // why it is unavailable
+};
+
+using InferCallback = std::function<void(StatusOr<InferResponse>)>;
+
+class Engine {
+ public:
+  // Scans the repository and finds devices. Fails, listing every problem, if any model's
+  // configuration is invalid. Loads nothing yet.
+  static StatusOr<std::unique_ptr<Engine>> Create(EngineOptions options);
+  ~Engine();
+
+  // Loads every version of every model onto its devices and warms it up. A version that fails
+  // becomes UNAVAILABLE with the reason; the others still serve. Returns OK if all loaded.
+  Status LoadAll();
+
+  // Validates `request` and queues it; `done` is called exactly once, from any thread.
+  void Infer(InferRequest request, InferCallback done);
+
+  // True once every model version is READY.
+  bool Ready() const;
+
+  // Model names, sorted.
+  std::vector<std::string> ModelNames() const;
+
+  // The config of `model` (version "" = highest) or NOT_FOUND.
+  StatusOr<const ModelConfig*> Config(const std::string& model, const std::string& version) const;
+  // The versions of `model`, ascending, as strings.
+  StatusOr<std::vector<std::string>> Versions(const std::string& model) const;
+  StatusOr<ModelVersionInfo> Info(const std::string& model, const std::string& version) const;
+  std::vector<ModelVersionInfo> Index() const;
+
+  // Stops taking requests, finishes the queued ones and joins the workers.
+  void Shutdown();
+
+ private:
+  struct Version;
+  struct Model;
+
+  Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource> sources);
+
+  StatusOr<Version*> FindVersion(const std::string& model, const std::string& version) const;
+  Status LoadVersion(const ModelConfig& config, Version& version);
+
+  const EngineOptions options_;
+  const DeviceSet devices_;
+  // Immutable after Create: the set of models and versions never changes while serving.
+  std::map<std::string, std::unique_ptr<Model>> models_;
+};
+
+}  // namespace tandem

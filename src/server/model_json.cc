@@ -1,0 +1,146 @@
+#include "server/model_json.h"
+
+#include "server/json_util.h"
+
+namespace tandem {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+std::string Platform(const ModelConfig& config) {
+  return config.backend == "torchscript" ? "pytorch_libtorch" : config.backend;
+}
+
+// The type names of the model-config format ("TYPE_FP32"); BYTES is "TYPE_STRING" there.
+std::string ConfigTypeName(DataType dtype) {
+  if (dtype == DataType::kBytes) return "TYPE_STRING";
+  return "TYPE_" + std::string(DataTypeName(dtype));
+}
+
+void WriteDims(JsonWriter& w, const Shape& shape) {
+  w.StartArray();
+  for (int64_t d : shape.dims()) w.Int64(d);
+  w.EndArray();
+}
+
+std::string Finish(const rapidjson::StringBuffer& buffer) {
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
+
+std::string ServerMetadataJson() {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("name");
+  w.String("tandem");
+  w.Key("version");
+  w.String(kVersion);
+  w.Key("extensions");
+  w.StartArray();
+  w.String("binary_tensor_data");
+  w.EndArray();
+  w.EndObject();
+  return Finish(buffer);
+}
+
+std::string ModelMetadataJson(const ModelConfig& config, const std::vector<std::string>& versions) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("name");
+  WriteString(w, config.name);
+  w.Key("versions");
+  w.StartArray();
+  for (const std::string& v : versions) WriteString(w, v);
+  w.EndArray();
+  w.Key("platform");
+  WriteString(w, Platform(config));
+  auto tensors = [&](const char* key, const std::vector<TensorConfig>& list) {
+    w.Key(key);
+    w.StartArray();
+    for (const TensorConfig& t : list) {
+      w.StartObject();
+      w.Key("name");
+      WriteString(w, t.name);
+      w.Key("datatype");
+      WriteString(w, DataTypeName(t.dtype));
+      w.Key("shape");
+      WriteDims(w, config.batched() ? t.shape.Prepend(Shape::kAnyDim) : t.shape);
+      w.EndObject();
+    }
+    w.EndArray();
+  };
+  tensors("inputs", config.inputs);
+  tensors("outputs", config.outputs);
+  w.EndObject();
+  return Finish(buffer);
+}
+
+std::string ModelConfigJson(const ModelConfig& config) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  w.Key("name");
+  WriteString(w, config.name);
+  w.Key("platform");
+  WriteString(w, Platform(config));
+  w.Key("backend");
+  WriteString(w, config.backend);
+  w.Key("max_batch_size");
+  w.Int64(config.max_batch_size);
+  auto tensors = [&](const char* key, const std::vector<TensorConfig>& list) {
+    w.Key(key);
+    w.StartArray();
+    for (const TensorConfig& t : list) {
+      w.StartObject();
+      w.Key("name");
+      WriteString(w, t.name);
+      w.Key("data_type");
+      WriteString(w, ConfigTypeName(t.dtype));
+      w.Key("dims");
+      WriteDims(w, t.shape);
+      w.EndObject();
+    }
+    w.EndArray();
+  };
+  tensors("input", config.inputs);
+  tensors("output", config.outputs);
+  if (config.dynamic_batching) {
+    const DynamicBatchingConfig& db = *config.dynamic_batching;
+    w.Key("dynamic_batching");
+    w.StartObject();
+    w.Key("max_queue_delay_microseconds");
+    w.Int64(db.max_queue_delay_us);
+    w.Key("preferred_batch_size");
+    w.StartArray();
+    for (int64_t b : db.preferred_batch_sizes) w.Int64(b);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndObject();
+  return Finish(buffer);
+}
+
+std::string RepositoryIndexJson(const std::vector<ModelVersionInfo>& index) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartArray();
+  for (const ModelVersionInfo& info : index) {
+    w.StartObject();
+    w.Key("name");
+    WriteString(w, info.name);
+    w.Key("version");
+    WriteString(w, info.version);
+    w.Key("state");
+    WriteString(w, ModelStateName(info.state));
+    w.Key("reason");
+    WriteString(w, info.reason);
+    w.EndObject();
+  }
+  w.EndArray();
+  return Finish(buffer);
+}
+
+}  // namespace tandem

@@ -1,0 +1,26 @@
+// JSON documents describing the server and its models, in the v2 shapes (PROTOCOLS.md) and, for
+// /config, the field names that v2 clients such as the performance analyzer read.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/model_config.h"
+#include "engine/engine.h"
+
+namespace tandem {
+
+// GET /v2: {"name", "version", "extensions"}.
+std::string ServerMetadataJson();
+
+// GET /v2/models/{m}: name, versions, platform, inputs and outputs (batched models' shapes
+// start with -1).
+std::string ModelMetadataJson(const ModelConfig& config, const std::vector<std::string>& versions);
+
+// GET /v2/models/{m}/config.
+std::string ModelConfigJson(const ModelConfig& config);
+
+// POST /v2/repository/index: [{"name", "version", "state", "reason"}].
+std::string RepositoryIndexJson(const std::vector<ModelVersionInfo>& index);
+
+}  // namespace tandem

@@ -1,0 +1,288 @@
+#include "server/routes.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "server/http_status.h"
+#include "server/json_util.h"
+#include "server/model_json.h"
+#include "server/npy_codec.h"
+#include "server/v2_codec.h"
+
+namespace tandem {
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kNpy = "application/x-npy";
+
+HttpResponse JsonResponse(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse ErrorResponse(int status, std::string_view message) {
+  return JsonResponse(status, ErrorJson(message));
+}
+
+// Splits "/v2/models/m/ready?x=1" into {"v2", "models", "m", "ready"}.
+std::vector<std::string> PathParts(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= target.size()) {
+    size_t end = target.find('/', start);
+    if (end == std::string_view::npos) end = target.size();
+    if (end > start) parts.emplace_back(target.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+// The media type of a Content-Type or Accept value, without parameters, lower-cased.
+std::string MediaType(std::string_view value) {
+  value = value.substr(0, value.find(';'));
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  std::string out(value);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+StatusOr<std::optional<size_t>> JsonLength(const HttpRequest& request) {
+  if (!request.HasHeader("Inference-Header-Content-Length")) return std::optional<size_t>();
+  std::string_view value = request.Header("Inference-Header-Content-Length");
+  size_t length = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+  if (ec != std::errc() || end != value.data() + value.size()) {
+    return InvalidArgument("Inference-Header-Content-Length '" + std::string(value) +
+                           "' is not a byte count");
+  }
+  return std::optional<size_t>(length);
+}
+
+HttpResponse EncodeV2(const InferResponse& response, const OutputEncoding& encoding) {
+  EncodedResponse encoded = EncodeInferResponse(response, encoding);
+  HttpResponse r;
+  r.body = std::move(encoded.body);
+  if (encoded.json_length) {
+    r.content_type = "application/octet-stream";
+    r.headers.emplace_back("Inference-Header-Content-Length",
+                           std::to_string(*encoded.json_length));
+  }
+  return r;
+}
+
+HttpResponse EncodeNpyResponse(const InferResponse& response) {
+  if (response.outputs.size() != 1) {
+    return ErrorResponse(406, "Accept: application/x-npy returns one output, but model '" +
+                                  response.model + "' returned " +
+                                  std::to_string(response.outputs.size()) +
+                                  "; ask for application/json");
+  }
+  auto npy = EncodeNpy(response.outputs[0].tensor);
+  if (!npy.ok()) return StatusResponse(npy.status());
+  HttpResponse r;
+  r.content_type = std::string(kNpy);
+  r.body = std::move(*npy);
+  return r;
+}
+
+}  // namespace
+
+HttpResponse StatusResponse(const Status& status) {
+  HttpResponse r = ErrorResponse(HttpStatusFor(status.code()), status.message());
+  if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+Routes::Routes(Engine& engine, RouteOptions options)
+    : engine_(engine), options_(std::move(options)) {}
+
+void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
+  const HttpRequest& request = exchange->request();
+  const std::vector<std::string> parts = PathParts(request.target);
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  const bool post = request.method == "POST";
+  auto method_not_allowed = [&](const char* allowed) {
+    HttpResponse r = ErrorResponse(405, request.method + " is not allowed on " +
+                                            std::string(request.target) + "; use " + allowed);
+    r.headers.emplace_back("Allow", allowed);
+    exchange->Reply(std::move(r));
+  };
+
+  if (parts.size() == 1 && parts[0] == "ping") {
+    return get ? Ping(*exchange) : method_not_allowed("GET");
+  }
+  if (parts.size() == 1 && parts[0] == "invocations") {
+    return post ? Invocations(std::move(exchange)) : method_not_allowed("POST");
+  }
+  if (!parts.empty() && parts[0] == "v2") {
+    if (parts.size() == 1) {
+      return get ? exchange->Reply(JsonResponse(200, ServerMetadataJson()))
+                 : method_not_allowed("GET");
+    }
+    if (parts.size() == 3 && parts[1] == "health" && (parts[2] == "live" || parts[2] == "ready")) {
+      if (!get) return method_not_allowed("GET");
+      // 200 means true, 400 false (the convention v2 clients expect).
+      const bool yes = parts[2] == "live" || engine_.Ready();
+      return exchange->Reply(JsonResponse(yes ? 200 : 400, yes ? "{\"ready\":true}" : "{\"ready\":false}"));
+    }
+    if (parts.size() == 3 && parts[1] == "repository" && parts[2] == "index") {
+      return post ? exchange->Reply(JsonResponse(200, RepositoryIndexJson(engine_.Index())))
+                  : method_not_allowed("POST");
+    }
+    if (parts.size() >= 3 && parts[1] == "models") return ModelRoute(std::move(exchange), parts);
+  }
+  exchange->Reply(ErrorResponse(404, "no route for " + request.method + " " +
+                                         std::string(request.target)));
+}
+
+void Routes::Ping(HttpExchange& exchange) {
+  if (engine_.Ready()) return exchange.Reply(JsonResponse(200, "{\"status\":\"healthy\"}"));
+  std::string waiting;
+  for (const ModelVersionInfo& info : engine_.Index()) {
+    if (info.state == ModelState::kReady) continue;
+    waiting += (waiting.empty() ? "" : ", ") + info.name + "/" + info.version + " " +
+               std::string(ModelStateName(info.state)) +
+               (info.reason.empty() ? "" : " (" + info.reason + ")");
+  }
+  exchange.Reply(StatusResponse(Unavailable("not ready: " + waiting)));
+}
+
+// /v2/models/{m}[/versions/{v}][/ready|/config|/infer]
+void Routes::ModelRoute(std::shared_ptr<HttpExchange> exchange,
+                        const std::vector<std::string>& parts) {
+  const HttpRequest& request = exchange->request();
+  const std::string& model = parts[2];
+  std::string version;
+  size_t next = 3;
+  if (parts.size() >= 5 && parts[3] == "versions") {
+    version = parts[4];
+    next = 5;
+  }
+  const std::string action = next < parts.size() ? parts[next] : "";
+  if (next + 1 < parts.size() || (next < parts.size() && action != "ready" &&
+                                   action != "config" && action != "infer")) {
+    return exchange->Reply(ErrorResponse(404, "no route for " + request.method + " " +
+                                                  std::string(request.target)));
+  }
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  if (action == "infer") {
+    if (request.method != "POST") {
+      return exchange->Reply(ErrorResponse(405, "infer takes POST"));
+    }
+    return V2Infer(std::move(exchange), model, version);
+  }
+  if (!get) return exchange->Reply(ErrorResponse(405, "this route takes GET"));
+  auto config = engine_.Config(model, version);
+  if (!config.ok()) return exchange->Reply(StatusResponse(config.status()));
+  if (action == "ready") {
+    auto info = engine_.Info(model, version);
+    const bool ready = info.ok() && info->state == ModelState::kReady;
+    return exchange->Reply(JsonResponse(ready ? 200 : 400, ready ? "{\"ready\":true}" : "{\"ready\":false}"));
+  }
+  if (action == "config") return exchange->Reply(JsonResponse(200, ModelConfigJson(**config)));
+  std::vector<std::string> versions = *engine_.Versions(model);
+  if (!version.empty()) versions = {version};
+  exchange->Reply(JsonResponse(200, ModelMetadataJson(**config, versions)));
+}
+
+void Routes::V2Infer(std::shared_ptr<HttpExchange> exchange, const std::string& model,
+                     const std::string& version) {
+  const HttpRequest& request = exchange->request();
+  auto json_length = JsonLength(request);
+  if (!json_length.ok()) return exchange->Reply(StatusResponse(json_length.status()));
+  StatusOr<DecodedRequest> decoded = InvalidArgument("unset");
+  if (*json_length == std::optional<size_t>(0)) {
+    auto config = engine_.Config(model, version);
+    if (!config.ok()) return exchange->Reply(StatusResponse(config.status()));
+    decoded = DecodeRawInferRequest(request.body, **config);
+  } else {
+    decoded = DecodeInferRequest(request.body, *json_length);
+  }
+  if (!decoded.ok()) return exchange->Reply(StatusResponse(decoded.status()));
+  decoded->request.model = model;
+  decoded->request.version = version;
+  RunInfer(std::move(exchange), std::move(decoded->request), std::move(decoded->encoding),
+           ResponseFormat::kV2);
+}
+
+void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
+  const HttpRequest& request = exchange->request();
+  std::string model(request.Header("X-Amzn-SageMaker-Target-Model"));
+  if (model.empty()) model = options_.default_model;
+  if (model.empty()) {
+    const std::vector<std::string> names = engine_.ModelNames();
+    if (names.size() != 1) {
+      return exchange->Reply(ErrorResponse(
+          400, "the repository serves " + std::to_string(names.size()) +
+                   " models; name one with the X-Amzn-SageMaker-Target-Model header or "
+                   "--default-model"));
+    }
+    model = names[0];
+  }
+
+  const std::string accept = MediaType(request.Header("Accept"));
+  ResponseFormat format;
+  if (accept.empty() || accept == "*/*" || accept == kJson || accept == "application/*") {
+    format = ResponseFormat::kV2;
+  } else if (accept == kNpy) {
+    format = ResponseFormat::kNpy;
+  } else {
+    return exchange->Reply(ErrorResponse(
+        406, "Accept '" + std::string(request.Header("Accept")) +
+                 "' is not supported; use application/json or application/x-npy"));
+  }
+
+  const std::string content_type = MediaType(request.Header("Content-Type"));
+  DecodedRequest decoded;
+  if (content_type.empty() || content_type == kJson) {
+    auto json_length = JsonLength(request);
+    if (!json_length.ok()) return exchange->Reply(StatusResponse(json_length.status()));
+    auto d = DecodeInferRequest(request.body, *json_length);
+    if (!d.ok()) return exchange->Reply(StatusResponse(d.status()));
+    decoded = std::move(*d);
+  } else if (content_type == kNpy) {
+    auto config = engine_.Config(model, "");
+    if (!config.ok()) return exchange->Reply(StatusResponse(config.status()));
+    if ((*config)->inputs.size() != 1) {
+      return exchange->Reply(ErrorResponse(
+          400, "an application/x-npy body is one array, but model '" + model + "' takes " +
+                   std::to_string((*config)->inputs.size()) + " inputs; send application/json"));
+    }
+    auto tensor = DecodeNpy(request.body);
+    if (!tensor.ok()) return exchange->Reply(StatusResponse(tensor.status()));
+    decoded.request.inputs.push_back({(*config)->inputs[0].name, std::move(*tensor)});
+  } else {
+    return exchange->Reply(ErrorResponse(
+        415, "Content-Type '" + std::string(request.Header("Content-Type")) +
+                 "' is not supported; use application/json or application/x-npy"));
+  }
+  decoded.request.model = model;
+  RunInfer(std::move(exchange), std::move(decoded.request), std::move(decoded.encoding), format);
+}
+
+void Routes::RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest request,
+                      OutputEncoding encoding, ResponseFormat format) {
+  engine_.Infer(std::move(request), [exchange, encoding = std::move(encoding),
+                                     format](StatusOr<InferResponse> result) mutable {
+    // Completion runs on an instance worker; encoding belongs on the connection's I/O thread.
+    exchange->Post([exchange, encoding = std::move(encoding), format,
+                    result = std::move(result)]() {
+      if (!result.ok()) {
+        if (result.status().code() == StatusCode::kInternal) {
+          spdlog::warn("{} {}: {}", exchange->request().method, exchange->request().target,
+                       result.status().message());
+        }
+        return exchange->Reply(StatusResponse(result.status()));
+      }
+      exchange->Reply(format == ResponseFormat::kNpy ? EncodeNpyResponse(*result)
+                                                     : EncodeV2(*result, encoding));
+    });
+  });
+}
+
+}  // namespace tandem

@@ -1,0 +1,48 @@
+// Routes: the HTTP API. SageMaker's /ping and /invocations, and the v2 REST routes, over the
+// Engine. Handle() is the HttpServer's handler: it runs on an I/O thread, decodes, hands the
+// request to the engine and encodes the answer back on the connection's I/O thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "server/http_server.h"
+#include "server/v2_codec.h"
+
+namespace tandem {
+
+struct RouteOptions {
+  // The model /invocations serves when the request names none (--default-model). Empty: the
+  // only model of the repository.
+  std::string default_model;
+};
+
+class Routes {
+ public:
+  // `engine` must outlive the server that calls Handle.
+  Routes(Engine& engine, RouteOptions options);
+
+  void Handle(std::shared_ptr<HttpExchange> exchange);
+
+ private:
+  enum class ResponseFormat { kV2, kNpy };
+
+  void Ping(HttpExchange& exchange);
+  void Invocations(std::shared_ptr<HttpExchange> exchange);
+  void ModelRoute(std::shared_ptr<HttpExchange> exchange, const std::vector<std::string>& parts);
+  void V2Infer(std::shared_ptr<HttpExchange> exchange, const std::string& model,
+               const std::string& version);
+  // Queues a decoded request; the response is encoded in `format` on the I/O thread.
+  void RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest request,
+                OutputEncoding encoding, ResponseFormat format);
+
+  Engine& engine_;
+  const RouteOptions options_;
+};
+
+// The error response for a non-OK status, through the one status-to-HTTP mapping.
+HttpResponse StatusResponse(const Status& status);
+
+}  // namespace tandem

@@ -1,0 +1,34 @@
+# The README's two commands: `make run` and `make test`. Each installs what is missing first.
+BUILD ?= build
+PYTHON := .venv/bin/python
+
+.PHONY: setup build example run test unit-test py-test format clean
+
+setup:
+	@scripts/setup.sh >/dev/null
+
+build: setup
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_PREFIX_PATH="$$($(PYTHON) -c 'import torch; print(torch.utils.cmake_prefix_path)')" >/dev/null
+	@cmake --build $(BUILD)
+
+example: build
+	@$(PYTHON) examples/classifier/export.py
+
+# Serves the example repository on port 8080 until Ctrl-C.
+run: example
+	@scripts/run_example.sh $(BUILD)/tandem examples/classifier/repository 8080
+
+unit-test: build
+	cd $(BUILD) && ctest --output-on-failure
+
+py-test: build
+	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) -m pytest -q tests/integration tests/e2e
+
+test: unit-test py-test
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD)

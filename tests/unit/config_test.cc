@@ -1,1 +1,221 @@
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/model_config.h"
+#include "config/repository.h"
+
+namespace tandem {
+namespace {
+
+constexpr const char* kValid = R"(
+backend: torchscript
+max_batch_size: 8
+inputs:
+  - {name: image, datatype: FP32, shape: [3, -1, -1]}
+outputs:
+  - {name: d0, datatype: FP32, shape: [3, 320, 320]}
+  - {name: score, datatype: FP32, shape: []}
+dynamic_batching: {max_queue_delay_us: 2000, preferred_batch_sizes: [4, 8], max_queue_size: 256}
+instances:
+  - {devices: auto, count: 2}
+  - {devices: [cuda:0, cpu]}
+warmup: {batch_sizes: [1, 8]}
+parameters: {latency_us: 100}
+)";
+
+ModelConfig Parse(const std::string& yaml, ConfigProblems& problems) {
+  return ParseModelConfig(yaml, "m", "m/model.yaml", problems);
+}
+
+// Parses `yaml` and returns its problems as "key: message" lines.
+std::vector<std::string> ProblemsOf(const std::string& yaml) {
+  ConfigProblems problems;
+  Parse(yaml, problems);
+  std::vector<std::string> out;
+  for (const ConfigProblem& p : problems.all()) {
+    EXPECT_EQ(p.file, "m/model.yaml");
+    out.push_back(p.key + ": " + p.message);
+  }
+  return out;
+}
+
+bool Mentions(const std::vector<std::string>& problems, const std::string& text) {
+  for (const std::string& p : problems) {
+    if (p.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(ModelConfigTest, ParsesEveryField) {
+  ConfigProblems problems;
+  ModelConfig c = Parse(kValid, problems);
+  ASSERT_TRUE(problems.empty()) << problems.ToStatus().message();
+  EXPECT_EQ(c.name, "m");
+  EXPECT_EQ(c.backend, "torchscript");
+  EXPECT_EQ(c.max_batch_size, 8);
+  ASSERT_EQ(c.inputs.size(), 1u);
+  EXPECT_EQ(c.inputs[0].shape, Shape({3, -1, -1}));
+  ASSERT_EQ(c.outputs.size(), 2u);
+  EXPECT_EQ(c.outputs[1].shape, Shape({}));
+  ASSERT_TRUE(c.dynamic_batching.has_value());
+  EXPECT_EQ(c.dynamic_batching->max_queue_delay_us, 2000);
+  EXPECT_EQ(c.dynamic_batching->preferred_batch_sizes, (std::vector<int64_t>{4, 8}));
+  EXPECT_EQ(c.dynamic_batching->max_queue_size, 256);
+  ASSERT_EQ(c.instances.size(), 2u);
+  EXPECT_EQ(c.instances[0].selector, InstanceGroupConfig::Selector::kAuto);
+  EXPECT_EQ(c.instances[0].count, 2);
+  EXPECT_EQ(c.instances[1].devices, (std::vector<Device>{Device::Cuda(0), Device::Cpu()}));
+  EXPECT_EQ(c.warmup_batch_sizes, (std::vector<int64_t>{1, 8}));
+  EXPECT_EQ(c.parameters.at("latency_us"), "100");
+}
+
+TEST(ModelConfigTest, DefaultsToOneInstanceOnAutoAndNoBatching) {
+  ConfigProblems problems;
+  ModelConfig c = Parse(
+      "backend: sim\ninputs: [{name: x, datatype: INT64, shape: [4]}]\n"
+      "outputs: [{name: y, datatype: INT64, shape: [4]}]\n",
+      problems);
+  ASSERT_TRUE(problems.empty()) << problems.ToStatus().message();
+  EXPECT_FALSE(c.batched());
+  ASSERT_EQ(c.instances.size(), 1u);
+  EXPECT_EQ(c.instances[0].selector, InstanceGroupConfig::Selector::kAuto);
+  EXPECT_EQ(c.instances[0].count, 1);
+}
+
+TEST(ModelConfigTest, ReportsEveryProblemWithItsKey) {
+  auto problems = ProblemsOf(R"(
+backend: tensorflow
+max_batch_size: -2
+max_batchsize: 4
+inputs:
+  - {name: x, datatype: FP33, shape: [3, 0]}
+  - {name: x, datatype: FP32, shape: oops}
+outputs: []
+instances:
+  - {devices: tpu, count: 0}
+warmup: {batch_sizes: [0]}
+)");
+  EXPECT_TRUE(Mentions(problems, "backend: unknown backend 'tensorflow'")) << problems.size();
+  EXPECT_TRUE(Mentions(problems, "max_batch_size: must be at least 0"));
+  EXPECT_TRUE(Mentions(problems, "max_batchsize: unknown key"));
+  EXPECT_TRUE(Mentions(problems, "inputs[0].datatype: unknown datatype 'FP33'"));
+  EXPECT_TRUE(Mentions(problems, "inputs[0].shape[1]: must be a positive size or -1"));
+  EXPECT_TRUE(Mentions(problems, "inputs[1].name: 'x' appears twice"));
+  EXPECT_TRUE(Mentions(problems, "inputs[1].shape: must be a list"));
+  EXPECT_TRUE(Mentions(problems, "outputs: must be a non-empty list"));
+  EXPECT_TRUE(Mentions(problems, "instances[0].devices: 'tpu' is not auto"));
+  EXPECT_TRUE(Mentions(problems, "instances[0].count: must be at least 1"));
+  EXPECT_TRUE(Mentions(problems, "warmup.batch_sizes[0]: must be between 1 and 1"));
+}
+
+TEST(ModelConfigTest, RequiresBackendInputsAndOutputs) {
+  auto problems = ProblemsOf("max_batch_size: 1\n");
+  EXPECT_TRUE(Mentions(problems, "backend: is required"));
+  EXPECT_TRUE(Mentions(problems, "inputs: must be a non-empty list"));
+  EXPECT_TRUE(Mentions(problems, "outputs: must be a non-empty list"));
+}
+
+TEST(ModelConfigTest, ReportsYamlSyntaxErrorsWithLine) {
+  auto problems = ProblemsOf("backend: [torchscript\ninputs: 3\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_TRUE(Mentions(problems, "not valid YAML")) << problems[0];
+  EXPECT_TRUE(Mentions(problems, "line"));
+}
+
+TEST(ModelConfigTest, RejectsANonMapDocument) {
+  EXPECT_TRUE(Mentions(ProblemsOf("- just\n- a list\n"), "must be a YAML map"));
+}
+
+TEST(ModelConfigTest, DynamicBatchingNeedsABatchDimension) {
+  auto problems = ProblemsOf(R"(
+backend: torchscript
+inputs: [{name: x, datatype: FP32, shape: [1]}]
+outputs: [{name: y, datatype: FP32, shape: [1]}]
+dynamic_batching: {preferred_batch_sizes: [2]}
+)");
+  EXPECT_TRUE(Mentions(problems, "dynamic_batching: needs max_batch_size > 0"));
+  EXPECT_TRUE(Mentions(problems, "dynamic_batching.preferred_batch_sizes[0]: must be between 1 and 0"));
+}
+
+TEST(ModelConfigTest, TorchScriptTakesNoBytes) {
+  auto problems = ProblemsOf(R"(
+backend: torchscript
+inputs: [{name: x, datatype: BYTES, shape: [1]}]
+outputs: [{name: y, datatype: FP32, shape: [1]}]
+)");
+  EXPECT_TRUE(Mentions(problems, "inputs[0].datatype: torchscript models take and return numeric"));
+}
+
+TEST(ModelConfigTest, BadDeviceInAListIsNamed) {
+  auto problems = ProblemsOf(R"(
+backend: torchscript
+inputs: [{name: x, datatype: FP32, shape: [1]}]
+outputs: [{name: y, datatype: FP32, shape: [1]}]
+instances: [{devices: [cuda:0, cuda], count: 1}]
+)");
+  EXPECT_TRUE(Mentions(problems, "instances[0].devices[1]: unknown device 'cuda'"));
+}
+
+class RepositoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("tandem_repo_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+    std::filesystem::create_directories(root_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  void Write(const std::filesystem::path& relative, const std::string& text) {
+    std::filesystem::create_directories((root_ / relative).parent_path());
+    std::ofstream(root_ / relative) << text;
+  }
+
+  static constexpr const char* kModel =
+      "backend: torchscript\ninputs: [{name: x, datatype: FP32, shape: [1]}]\n"
+      "outputs: [{name: y, datatype: FP32, shape: [1]}]\n";
+  std::filesystem::path root_;
+};
+
+TEST_F(RepositoryTest, FindsNumericVersionsInOrder) {
+  Write("a/model.yaml", kModel);
+  Write("a/1/model.pt", "x");
+  Write("a/10/model.pt", "x");
+  Write("a/2/model.pt", "x");
+  Write("a/notes/readme.txt", "ignored");
+  RepositoryScan scan = ScanRepository(root_);
+  ASSERT_TRUE(scan.problems.empty()) << scan.problems.ToStatus().message();
+  ASSERT_EQ(scan.models.size(), 1u);
+  EXPECT_EQ(scan.models[0].versions, (std::vector<int64_t>{1, 2, 10}));
+}
+
+TEST_F(RepositoryTest, ReportsMissingFilesAndBadModelsButKeepsGoodOnes) {
+  Write("good/model.yaml", kModel);
+  Write("good/1/model.pt", "x");
+  Write("noversion/model.yaml", kModel);
+  Write("nofile/model.yaml", kModel);
+  Write("nofile/1/other.bin", "x");
+  Write("broken/model.yaml", "backend: [\n");
+  Write("empty/README", "");
+  RepositoryScan scan = ScanRepository(root_);
+  ASSERT_EQ(scan.models.size(), 1u);
+  EXPECT_EQ(scan.models[0].config.name, "good");
+  std::string all = scan.problems.ToStatus().message();
+  EXPECT_NE(all.find("noversion: no version folder: expected noversion/1/model.pt"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find("nofile/1/model.pt: missing"), std::string::npos) << all;
+  EXPECT_NE(all.find("broken/model.yaml: not valid YAML"), std::string::npos) << all;
+  EXPECT_NE(all.find("empty: holds neither model.yaml nor pipeline.yaml"), std::string::npos)
+      << all;
+}
+
+TEST_F(RepositoryTest, AMissingRepositoryIsAProblem) {
+  RepositoryScan scan = ScanRepository(root_ / "absent");
+  EXPECT_NE(scan.problems.ToStatus().message().find("not a directory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem

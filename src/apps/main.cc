@@ -1,5 +1,6 @@
 // The tandem binary: `serve`, `check` and `version`. Only wiring lives here.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -130,6 +131,8 @@ int Serve(ServeFlags flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Logs go to stderr, as a server's should; stdout stays for command output (check, version).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("tandem"));
   CLI::App app{"Tandem: serves PyTorch models and pipelines on every device of a host"};
   app.require_subcommand(0, 1);
 

@@ -139,8 +139,30 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(beast::error_code ec);
 
   void OnWrite(beast::error_code ec) {
-    if (ec || !keep_alive_) return Close();
+    if (ec) return Close();
+    if (!keep_alive_) return LingerThenClose();
     ReadHeader();
+  }
+
+  // A client may still be sending the body we refused (413, say). Closing at once would reset
+  // the connection and lose our answer, so stop writing, read and discard what arrives for a
+  // bounded time and amount, then close.
+  void LingerThenClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(5));
+    Discard(0);
+  }
+
+  void Discard(size_t discarded) {
+    constexpr size_t kMaxDiscard = 256ull << 20;
+    if (discarded > kMaxDiscard) return Close();
+    auto scratch = std::make_shared<std::array<char, 64 * 1024>>();
+    stream_.async_read_some(net::buffer(*scratch), [self = shared_from_this(), scratch, discarded](
+                                                      beast::error_code ec, size_t n) {
+      if (ec) return self->Close();
+      self->Discard(discarded + n);
+    });
   }
 
   void Close() {

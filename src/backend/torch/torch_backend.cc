@@ -9,11 +9,23 @@
 namespace tandem {
 namespace {
 
-// The first line of a LibTorch error: the rest is a C++ or TorchScript stack trace that means
-// nothing to the caller of an HTTP API.
-std::string FirstLine(const std::string& what) {
-  const size_t end = what.find('\n');
-  return end == std::string::npos ? what : what.substr(0, end);
+// The part of a LibTorch error a caller can act on. Most errors put it on the first line and a
+// C++ stack trace after; TorchScript interpreter errors open with a fixed sentence and a
+// TorchScript traceback, and put the raised error ("builtins.ValueError: ...") on the last line.
+std::string UsefulMessage(const std::string& what) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < what.size()) {
+    size_t end = what.find('\n', start);
+    if (end == std::string::npos) end = what.size();
+    if (end > start) lines.push_back(what.substr(start, end - start));
+    start = end + 1;
+  }
+  if (lines.empty()) return what;
+  if (lines.front().find("failed in the TorchScript interpreter") != std::string::npos) {
+    return lines.back();
+  }
+  return lines.front();
 }
 
 // Runs `fn`, turning LibTorch exceptions into statuses: out-of-memory becomes
@@ -23,9 +35,9 @@ auto CatchTorch(const std::string& what, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const c10::OutOfMemoryError& e) {
-    return Status(StatusCode::kResourceExhausted, what + ": out of memory: " + FirstLine(e.what()));
+    return Status(StatusCode::kResourceExhausted, what + ": out of memory: " + UsefulMessage(e.what()));
   } catch (const std::exception& e) {
-    return Internal(what + ": " + FirstLine(e.what()));
+    return Internal(what + ": " + UsefulMessage(e.what()));
   }
 }
 

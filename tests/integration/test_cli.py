@@ -1,0 +1,46 @@
+"""`tandem check` and `tandem version`."""
+
+import subprocess
+
+from support.server import tandem_binary
+
+
+def run(*args):
+    return subprocess.run([tandem_binary(), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_version():
+    r = run("version")
+    assert r.returncode == 0 and r.stdout.startswith("tandem ")
+
+
+def test_check_accepts_a_valid_repository(repository):
+    r = run("check", str(repository))
+    assert r.returncode == 0, r.stdout
+    assert "classifier: torchscript, versions 1" in r.stdout
+    assert "versioned: torchscript, versions 1 2" in r.stdout
+
+
+def test_check_lists_every_problem_with_file_and_key(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "model.yaml").write_text(
+        "backend: torchscript\nmax_batch_size: 2\n"
+        "inputs: [{name: x, datatype: FP33, shape: [1]}]\n"
+        "outputs: [{name: y, datatype: FP32, shape: [0]}]\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "model.yaml").write_text(
+        "backend: torchscript\ninputs: [{name: x, datatype: FP32, shape: [1]}]\n"
+        "outputs: [{name: y, datatype: FP32, shape: [1]}]\n")
+    r = run("check", str(tmp_path))
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert f"{tmp_path}/a/model.yaml: inputs[0].datatype: unknown datatype 'FP33'" in r.stdout
+    assert f"{tmp_path}/a/model.yaml: outputs[0].shape[0]: must be a positive size" in r.stdout
+    assert f"{tmp_path}/b: no version folder: expected b/1/model.pt" in r.stdout
+    assert lines[-1] == f"3 problem(s) found in {tmp_path}"
+
+
+def test_serve_refuses_an_invalid_repository(tmp_path):
+    r = run("serve", "--model-repository", str(tmp_path), "--port", "0")
+    assert r.returncode == 1
+    assert "holds no model folders" in r.stderr

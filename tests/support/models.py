@@ -1,0 +1,109 @@
+"""Small TorchScript models exported by real PyTorch at test time, with their model.yaml."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Dict, Tuple
+
+import torch
+from torch import nn
+
+
+class Classifier(nn.Module):
+    """A small CNN: [B, 3, 16, 16] -> [B, 5] probabilities."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.head = nn.Linear(8 * 8 * 8, 5)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = torch.max_pool2d(torch.relu(self.conv(image)), 2).flatten(1)
+        return torch.softmax(self.head(x), dim=1)
+
+
+class TwoOutputs(nn.Module):
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return x * 2.0, x.sum(dim=1)
+
+
+class DictOutputs(nn.Module):
+    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return {"minus": x - 1.0, "plus": x + 1.0}
+
+
+class Integers(nn.Module):
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return x * 2, x > 0, (x % 256).to(torch.uint8)
+
+
+class Half(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+
+class Faulty(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bool(x[0, 0] < 0):
+            raise ValueError("negative input is not allowed")
+        return x + 1
+
+
+class AddConstant(nn.Module):
+    def __init__(self, constant: float) -> None:
+        super().__init__()
+        self.constant = constant
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.constant
+
+
+class WrongDtype(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.double()
+
+
+def _save(module: nn.Module, model_dir: pathlib.Path, yaml: str, version: int = 1) -> None:
+    (model_dir / str(version)).mkdir(parents=True, exist_ok=True)
+    torch.jit.script(module.eval()).save(str(model_dir / str(version) / "model.pt"))
+    (model_dir / "model.yaml").write_text(yaml)
+
+
+def _io(inputs: str, outputs: str, max_batch: int, extra: str = "") -> str:
+    return (f"backend: torchscript\nmax_batch_size: {max_batch}\ninputs: {inputs}\n"
+            f"outputs: {outputs}\ninstances: [{{devices: cpu, count: 1}}]\n{extra}")
+
+
+def export_test_repository(root: pathlib.Path) -> pathlib.Path:
+    """Writes every test model under `root` and returns it."""
+    torch.manual_seed(0)
+    _save(Classifier(), root / "classifier",
+          _io("[{name: image, datatype: FP32, shape: [3, 16, 16]}]",
+              "[{name: probabilities, datatype: FP32, shape: [5]}]", 8,
+              "warmup: {batch_sizes: [1, 8]}\n"))
+    _save(TwoOutputs(), root / "two_outputs",
+          _io("[{name: x, datatype: FP32, shape: [-1]}]",
+              "[{name: doubled, datatype: FP32, shape: [-1]}, {name: total, datatype: FP32, shape: []}]",
+              4))
+    _save(DictOutputs(), root / "dict_outputs",
+          _io("[{name: x, datatype: FP32, shape: [2, 2]}]",
+              "[{name: plus, datatype: FP32, shape: [2, 2]}, {name: minus, datatype: FP32, shape: [2, 2]}]",
+              0))
+    _save(Integers(), root / "integers",
+          _io("[{name: x, datatype: INT64, shape: [3]}]",
+              "[{name: doubled, datatype: INT64, shape: [3]}, {name: positive, datatype: BOOL, shape: [3]},"
+              " {name: low_byte, datatype: UINT8, shape: [3]}]", 4))
+    _save(Half(), root / "half",
+          _io("[{name: x, datatype: FP16, shape: [4]}]",
+              "[{name: y, datatype: FP16, shape: [4]}]", 2))
+    _save(Faulty(), root / "faulty",
+          _io("[{name: x, datatype: FP32, shape: [2]}]",
+              "[{name: y, datatype: FP32, shape: [2]}]", 4))
+    versioned = _io("[{name: x, datatype: FP32, shape: [1]}]",
+                    "[{name: y, datatype: FP32, shape: [1]}]", 1)
+    _save(AddConstant(1.0), root / "versioned", versioned, version=1)
+    _save(AddConstant(2.0), root / "versioned", versioned, version=2)
+    _save(WrongDtype(), root / "wrong_dtype",
+          _io("[{name: x, datatype: FP32, shape: [1]}]",
+              "[{name: y, datatype: FP32, shape: [1]}]", 1))
+    return root

@@ -23,7 +23,7 @@ unit-test: build
 	cd $(BUILD) && ctest --output-on-failure
 
 py-test: build
-	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) -m pytest -q tests/integration tests/e2e
+	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) -m pytest -q tests/integration tests/e2e tests/gpu
 
 test: unit-test py-test
 

@@ -68,8 +68,12 @@ Status Engine::LoadAll() {
       Status status = LoadVersion(model->config, *version);
       if (status.ok()) {
         version->state = ModelState::kReady;
-        spdlog::info("model '{}' version {} is ready on {} instance(s)", name, number,
-                     version->workers.size());
+        std::string where;
+        for (const auto& worker : version->workers) {
+          where += (where.empty() ? "" : ", ") + worker->device().ToString();
+        }
+        spdlog::info("model '{}' version {} is ready: {} instance(s) on {}", name, number,
+                     version->workers.size(), where);
       } else {
         {
           std::lock_guard lock(version->reason_mu);

@@ -44,3 +44,9 @@ def test_serve_refuses_an_invalid_repository(tmp_path):
     r = run("serve", "--model-repository", str(tmp_path), "--port", "0")
     assert r.returncode == 1
     assert "holds no model folders" in r.stderr
+
+
+def test_serve_refuses_devices_the_host_does_not_have(repository):
+    r = run("serve", "--model-repository", str(repository), "--port", "0", "--devices", "cuda:63")
+    assert r.returncode == 1
+    assert "--devices names cuda:63, which this host does not have" in r.stderr

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# GPU checks on a machine with a CUDA GPU, from binaries built on another machine against the
+# same LibTorch version (torch==2.11.0): the GPU-labelled tests, the integration tests, and the
+# example classifier's HTTP throughput on one GPU instance against one CPU instance.
+#
+# Usage: scripts/gpu_check.sh CARRY_DIR OUT_DIR
+#   CARRY_DIR holds tandem, unit_tests and lib/ (the non-LibTorch shared libraries they need).
+set -uo pipefail
+carry=$(cd "$1" && pwd)
+out=$2
+mkdir -p "$out"
+py=python3
+torch_lib=$($py -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+export LD_LIBRARY_PATH="$torch_lib:$carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export PYTHONUNBUFFERED=1
+
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  $py -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))'
+  nproc
+} | tee "$out/machine.txt"
+
+"$carry/unit_tests" --gtest_brief=1 2>&1 | tail -3 | tee "$out/unit.log"
+TANDEM_BIN="$carry/tandem" $py -m pytest -q -p no:cacheprovider tests/gpu tests/integration \
+  2>&1 | tee "$out/pytest.log" | tail -15
+
+# Throughput of the example classifier: the same model on one CPU instance, then on cuda:0.
+$py examples/classifier/export.py >/dev/null
+for devices in cpu gpu; do
+  repo=/tmp/bench-$devices
+  rm -rf "$repo" && cp -r examples/classifier/repository "$repo"
+  sed -i "s/devices: auto/devices: $devices/" "$repo/classifier/model.yaml"
+  "$carry/tandem" serve --model-repository "$repo" --port 8090 2>"$out/serve-$devices.log" &
+  server=$!
+  $py -c "import time, urllib.request
+for _ in range(600):
+    try:
+        urllib.request.urlopen(\"http://127.0.0.1:8090/ping\"); break
+    except Exception:
+        time.sleep(0.1)"
+  $py bench/http_load.py --port 8090 --concurrency 1,8,32 --seconds 6 --label "$devices" \
+    --out "$out/load-$devices.json"
+  kill -TERM $server; wait $server
+done

@@ -25,6 +25,18 @@ export PYTHONUNBUFFERED=1
 TANDEM_BIN="$carry/tandem" $py -m pytest -q -p no:cacheprovider tests/gpu tests/integration \
   2>&1 | tee "$out/pytest.log" | tail -15
 
+wait_ready() {
+  $py - "$1" <<'PY'
+import sys, time, urllib.request
+for _ in range(600):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/ping")
+        break
+    except Exception:
+        time.sleep(0.1)
+PY
+}
+
 # Throughput of the example classifier: the same model on one CPU instance, then on cuda:0.
 $py examples/classifier/export.py >/dev/null
 for devices in cpu gpu; do
@@ -33,12 +45,7 @@ for devices in cpu gpu; do
   sed -i "s/devices: auto/devices: $devices/" "$repo/classifier/model.yaml"
   "$carry/tandem" serve --model-repository "$repo" --port 8090 2>"$out/serve-$devices.log" &
   server=$!
-  $py -c "import time, urllib.request
-for _ in range(600):
-    try:
-        urllib.request.urlopen(\"http://127.0.0.1:8090/ping\"); break
-    except Exception:
-        time.sleep(0.1)"
+  wait_ready 8090
   $py bench/http_load.py --port 8090 --concurrency 1,8,32 --seconds 6 --label "$devices" \
     --out "$out/load-$devices.json"
   kill -TERM $server; wait $server

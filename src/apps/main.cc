@@ -121,9 +121,14 @@ int Serve(ServeFlags flags) {
   int signal = 0;
   sigwait(&stop_signals, &signal);
   spdlog::info("received signal {}, shutting down", signal);
+  // Drain: no new connections; queued requests still run; their answers are written before the
+  // I/O threads stop. SageMaker sends SIGKILL 30 s after SIGTERM, so the wait is bounded below that.
   (*server)->StopAccepting();
   loader.join();
   (*engine)->Shutdown();
+  if (!(*server)->WaitForInFlight(std::chrono::seconds(25))) {
+    spdlog::warn("some responses were still being written when the drain timed out");
+  }
   (*server)->Stop();
   return 0;
 }

@@ -56,15 +56,17 @@ HttpResponse ErrorResponse(int status, const std::string& message) {
 // One connection. Lives on its own strand; all members are touched only there.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler)
-      : stream_(std::move(socket)), options_(options), handler_(handler) {}
+  Session(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
+          std::atomic<int>& in_flight)
+      : stream_(std::move(socket)), options_(options), handler_(handler), in_flight_(in_flight) {}
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
   }
 
-  // Sends `response` on the strand. Called through Exchange::Reply.
-  void Send(HttpResponse response) {
+  // Sends `response` on the strand. `answers_exchange`: this is the answer to a request that was
+  // handed to the handler (and counted in flight), not an error found while reading.
+  void Send(HttpResponse response, bool answers_exchange = false) {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version_);
     res->set(http::field::server, "tandem");
@@ -75,7 +77,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(options_.idle_timeout_s));
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                      [self = shared_from_this(), res, answers_exchange](beast::error_code ec,
+                                                                         size_t) {
+                        if (answers_exchange) --self->in_flight_;
                         self->OnWrite(ec);
                       });
   }
@@ -176,6 +180,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpServerOptions& options_;
   const HttpHandler& handler_;
+  std::atomic<int>& in_flight_;  // requests handed to the handler and not yet answered
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };
@@ -191,7 +196,7 @@ class Exchange final : public HttpExchange {
       spdlog::error("no response was produced for {} {}", request_.method, request_.target);
       auto session = session_;
       net::post(session->executor(), [session] {
-        session->Send(ErrorResponse(500, "the server produced no response"));
+        session->Send(ErrorResponse(500, "the server produced no response"), true);
       });
     }
   }
@@ -206,7 +211,7 @@ class Exchange final : public HttpExchange {
       return;
     }
     net::post(session_->executor(), [session = session_, r = std::move(response)]() mutable {
-      session->Send(std::move(r));
+      session->Send(std::move(r), true);
     });
   }
 
@@ -229,6 +234,7 @@ void Session::OnRead(beast::error_code ec) {
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   request.body = std::make_shared<const std::string>(std::move(req.body()));
+  ++in_flight_;
   handler_(std::make_shared<Exchange>(shared_from_this(), std::move(request)));
 }
 
@@ -241,13 +247,14 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{net::make_strand(ioc)};
   std::vector<std::thread> threads;
   uint16_t port = 0;
+  std::atomic<int> in_flight{0};
 
   void Accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), options, handler)->Start();
+        std::make_shared<Session>(std::move(socket), options, handler, in_flight)->Start();
       }
       Accept();
     });
@@ -294,6 +301,15 @@ void HttpServer::StopAccepting() {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });
+}
+
+bool HttpServer::WaitForInFlight(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (impl_->in_flight.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 void HttpServer::Stop() {

@@ -5,6 +5,7 @@
 // posts the reply back to the connection's strand.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -69,6 +70,9 @@ class HttpServer {
 
   // Stops accepting connections; open connections finish their current exchange.
   void StopAccepting();
+  // Waits until every request handed to the handler has been answered and its response
+  // written, or `timeout` passes (then returns false). Runs on the control thread.
+  bool WaitForInFlight(std::chrono::milliseconds timeout);
   // Stops the I/O threads and joins them.
   void Stop();
 

@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import subprocess
 
 import numpy as np
@@ -116,7 +117,7 @@ def test_sagemaker_mode_reads_opt_ml_model_and_the_port_variable():
     # With no --model-repository, serve is SageMaker's `serve`: /opt/ml/model on
     # SAGEMAKER_BIND_TO_PORT. This machine has no /opt/ml/model, so it must say so and exit.
     r = subprocess.run([tandem_binary(), "serve"], capture_output=True, text=True, timeout=60,
-                       env={"SAGEMAKER_BIND_TO_PORT": "0", "PATH": "/usr/bin:/bin"})
+                       env={**os.environ, "SAGEMAKER_BIND_TO_PORT": "0"})
     assert r.returncode != 0
     assert "/opt/ml/model" in r.stderr
 
@@ -131,3 +132,4 @@ def test_ping_is_503_while_loading_and_the_server_accepts_at_once(repository):
         assert s.get("/ping").status == 200
     finally:
         assert s.stop() == 0
+

@@ -2,7 +2,7 @@
 BUILD ?= build
 PYTHON := .venv/bin/python
 
-.PHONY: setup build example run test unit-test py-test format clean
+.PHONY: setup build example run test unit-test py-test format format-check clean
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -25,10 +25,14 @@ unit-test: build
 py-test: build
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) -m pytest -q tests/integration tests/e2e tests/gpu
 
-test: unit-test py-test
+test: format-check unit-test py-test
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+# STYLE.md: Google style, 100 columns (.clang-format), checked on every test run.
+format-check: setup
+	@clang-format --dry-run --Werror $$(git ls-files '*.cc' '*.h') && echo "clang-format: clean"
 
 clean:
 	rm -rf $(BUILD)

@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TANDEM_CACHE:-$HOME/.cache/tandem}
 
 apt_packages=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config clang-format
   libboost-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libturbojpeg0-dev libspng-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -1,8 +1,8 @@
 // The tandem binary: `serve`, `check` and `version`. Only wiring lives here.
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -83,8 +83,8 @@ int Serve(ServeFlags flags) {
     spdlog::error("cannot serve {}: {}", flags.repository, engine.status().message());
     return 1;
   }
-  if (!flags.default_model.empty() && (*engine)->Versions(flags.default_model).status().code() ==
-                                          StatusCode::kNotFound) {
+  if (!flags.default_model.empty() &&
+      (*engine)->Versions(flags.default_model).status().code() == StatusCode::kNotFound) {
     spdlog::error("--default-model '{}' is not in {}", flags.default_model, flags.repository);
     return 2;
   }
@@ -104,9 +104,8 @@ int Serve(ServeFlags flags) {
   server_options.max_body_bytes = flags.max_body_bytes;
   // Listen before loading, so that connections are accepted at once and /ping tells the truth
   // (503) while models load.
-  auto server = HttpServer::Start(server_options, [&routes](std::shared_ptr<HttpExchange> e) {
-    routes.Handle(std::move(e));
-  });
+  auto server = HttpServer::Start(
+      server_options, [&routes](std::shared_ptr<HttpExchange> e) { routes.Handle(std::move(e)); });
   if (!server.ok()) {
     spdlog::error("{}", server.status().message());
     return 1;
@@ -122,7 +121,8 @@ int Serve(ServeFlags flags) {
   sigwait(&stop_signals, &signal);
   spdlog::info("received signal {}, shutting down", signal);
   // Drain: no new connections; queued requests still run; their answers are written before the
-  // I/O threads stop. SageMaker sends SIGKILL 30 s after SIGTERM, so the wait is bounded below that.
+  // I/O threads stop. SageMaker sends SIGKILL 30 s after SIGTERM, so the wait is bounded below
+  // that.
   (*server)->StopAccepting();
   loader.join();
   (*engine)->Shutdown();
@@ -146,12 +146,14 @@ int main(int argc, char** argv) {
   serve->add_option("--model-repository", flags.repository,
                     "model repository folder (default: /opt/ml/model, SageMaker mode)");
   serve->add_option("--host", flags.host, "address to listen on")->capture_default_str();
-  serve->add_option("--port", flags.port,
-                    "port to listen on; 0 picks a free one (default: SAGEMAKER_BIND_TO_PORT or 8080)");
+  serve->add_option(
+      "--port", flags.port,
+      "port to listen on; 0 picks a free one (default: SAGEMAKER_BIND_TO_PORT or 8080)");
   serve->add_option("--http-threads", flags.http_threads,
                     "I/O threads (default: one per core, 2 to 16)");
-  serve->add_option("--max-body-bytes", flags.max_body_bytes,
-                    "largest request body accepted; larger ones get 413")
+  serve
+      ->add_option("--max-body-bytes", flags.max_body_bytes,
+                   "largest request body accepted; larger ones get 413")
       ->capture_default_str();
   serve->add_option("--default-model", flags.default_model,
                     "model /invocations serves when the request names none "

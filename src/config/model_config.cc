@@ -72,16 +72,17 @@ std::optional<DynamicBatchingConfig> ParseDynamicBatching(const YamlFields& fiel
     fields.Problem(key, "must be a map");
     return std::nullopt;
   }
-  fields.CheckKeys(node, key,
-                   {"max_queue_delay_us", "preferred_batch_sizes", "max_queue_size",
-                    "default_timeout_us"});
+  fields.CheckKeys(
+      node, key,
+      {"max_queue_delay_us", "preferred_batch_sizes", "max_queue_size", "default_timeout_us"});
   db.max_queue_delay_us = fields.OptionalInt(node, key, "max_queue_delay_us", 0, 0);
   db.max_queue_size = fields.OptionalInt(node, key, "max_queue_size", 0, 0);
   db.default_timeout_us = fields.OptionalInt(node, key, "default_timeout_us", 0, 0);
   db.preferred_batch_sizes =
       fields.OptionalIntList(node, key, "preferred_batch_sizes", 1, max_batch_size);
   if (max_batch_size == 0) {
-    fields.Problem(key, "needs max_batch_size > 0 (a model without a batch dimension cannot batch)");
+    fields.Problem(key,
+                   "needs max_batch_size > 0 (a model without a batch dimension cannot batch)");
   }
   return db;
 }
@@ -110,10 +111,14 @@ std::vector<InstanceGroupConfig> ParseInstances(const YamlFields& fields, const 
     } else if (devices.IsScalar()) {
       const std::string s = devices.Scalar();
       using S = InstanceGroupConfig::Selector;
-      if (s == "auto") group.selector = S::kAuto;
-      else if (s == "gpu") group.selector = S::kGpu;
-      else if (s == "cpu") group.selector = S::kCpu;
-      else if (s == "sim") group.selector = S::kSim;
+      if (s == "auto")
+        group.selector = S::kAuto;
+      else if (s == "gpu")
+        group.selector = S::kGpu;
+      else if (s == "cpu")
+        group.selector = S::kCpu;
+      else if (s == "sim")
+        group.selector = S::kSim;
       else {
         auto device = Device::Parse(s);
         if (device.ok()) {
@@ -154,9 +159,9 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    problems.Add(file, "", "not valid YAML: " + e.msg + " at line " +
-                               std::to_string(e.mark.line + 1) + ", column " +
-                               std::to_string(e.mark.column + 1));
+    problems.Add(file, "",
+                 "not valid YAML: " + e.msg + " at line " + std::to_string(e.mark.line + 1) +
+                     ", column " + std::to_string(e.mark.column + 1));
     return config;
   }
   if (!root.IsMap()) {
@@ -172,7 +177,8 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
   const auto& backends = KnownBackends();
   if (!config.backend.empty() &&
       std::find(backends.begin(), backends.end(), config.backend) == backends.end()) {
-    fields.Problem("backend", "unknown backend '" + config.backend + "' (expected torchscript or sim)");
+    fields.Problem("backend",
+                   "unknown backend '" + config.backend + "' (expected torchscript or sim)");
   }
   config.max_batch_size = fields.OptionalInt(root, "", "max_batch_size", 0, 0);
   config.inputs = ParseTensors(fields, root["inputs"], "inputs");
@@ -184,8 +190,8 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
   if (const YAML::Node warmup = root["warmup"]) {
     if (warmup.IsMap()) {
       fields.CheckKeys(warmup, "warmup", {"batch_sizes"});
-      config.warmup_batch_sizes = fields.OptionalIntList(warmup, "warmup", "batch_sizes", 1,
-                                                         std::max<int64_t>(1, config.max_batch_size));
+      config.warmup_batch_sizes = fields.OptionalIntList(
+          warmup, "warmup", "batch_sizes", 1, std::max<int64_t>(1, config.max_batch_size));
     } else {
       fields.Problem("warmup", "must be a map {batch_sizes: [...]}");
     }

@@ -37,8 +37,8 @@ struct InstanceGroupConfig {
 };
 
 struct ModelConfig {
-  std::string name;     // the model's folder name
-  std::string backend;  // "torchscript" | "sim"
+  std::string name;            // the model's folder name
+  std::string backend;         // "torchscript" | "sim"
   int64_t max_batch_size = 0;  // 0: the model has no batch dimension
   std::vector<TensorConfig> inputs;
   std::vector<TensorConfig> outputs;

@@ -58,8 +58,8 @@ int64_t YamlFields::OptionalInt(const YAML::Node& map, const std::string& at,
   auto value = ToInt(node, Join(at, key));
   if (!value) return fallback;
   if (*value < min) {
-    Problem(Join(at, key), "must be at least " + std::to_string(min) + ", got " +
-                               std::to_string(*value));
+    Problem(Join(at, key),
+            "must be at least " + std::to_string(min) + ", got " + std::to_string(*value));
     return fallback;
   }
   return *value;
@@ -102,8 +102,7 @@ std::optional<DataType> YamlFields::RequiredDataType(const YAML::Node& map,
   return dtype;
 }
 
-std::optional<Shape> YamlFields::RequiredShape(const YAML::Node& map,
-                                               const std::string& at) const {
+std::optional<Shape> YamlFields::RequiredShape(const YAML::Node& map, const std::string& at) const {
   const YAML::Node node = map["shape"];
   const std::string path = Join(at, "shape");
   if (!node) {

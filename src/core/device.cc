@@ -24,9 +24,12 @@ StatusOr<Device> Device::Parse(std::string_view text) {
 
 std::string Device::ToString() const {
   switch (kind_) {
-    case Kind::kCpu: return "cpu";
-    case Kind::kCuda: return "cuda:" + std::to_string(index_);
-    case Kind::kSim: return "sim:" + std::to_string(index_);
+    case Kind::kCpu:
+      return "cpu";
+    case Kind::kCuda:
+      return "cuda:" + std::to_string(index_);
+    case Kind::kSim:
+      return "sim:" + std::to_string(index_);
   }
   return "?";
 }

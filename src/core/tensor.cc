@@ -16,8 +16,8 @@ Status ValidateBytesElements(std::span<const uint8_t> bytes, int64_t count) {
   size_t offset = 0;
   for (int64_t i = 0; i < count; ++i) {
     if (bytes.size() - offset < 4) {
-      return InvalidArgument("BYTES element " + std::to_string(i) + " of " +
-                             std::to_string(count) + " is missing its 4-byte length");
+      return InvalidArgument("BYTES element " + std::to_string(i) + " of " + std::to_string(count) +
+                             " is missing its 4-byte length");
     }
     uint32_t length = ReadLength(bytes.data() + offset);
     offset += 4;
@@ -57,8 +57,7 @@ StatusOr<Tensor> Tensor::View(DataType dtype, Shape shape, const void* data, siz
   ASSIGN_OR_RETURN(int64_t count, shape.NumElements());
   if (dtype == DataType::kBytes) {
     if (device.is_cpu()) {
-      RETURN_IF_ERROR(ValidateBytesElements(
-          {static_cast<const uint8_t*>(data), size}, count));
+      RETURN_IF_ERROR(ValidateBytesElements({static_cast<const uint8_t*>(data), size}, count));
     }
   } else {
     const uint64_t element_size = DataTypeSize(dtype);

@@ -18,8 +18,9 @@ StatusOr<DeviceSet> DeviceSet::Create(int cuda_count, const std::vector<Device>&
   }
   for (const Device& d : allow) {
     if (std::find(found.begin(), found.end(), d) == found.end()) {
-      return InvalidArgument("--devices names " + d.ToString() + ", which this host does not have (" +
-                             std::to_string(cuda_count) + " CUDA devices found)");
+      return InvalidArgument("--devices names " + d.ToString() +
+                             ", which this host does not have (" + std::to_string(cuda_count) +
+                             " CUDA devices found)");
     }
     if (!set.Contains(d)) set.devices_.push_back(d);
   }

@@ -13,9 +13,12 @@ namespace tandem {
 
 std::string_view ModelStateName(ModelState state) {
   switch (state) {
-    case ModelState::kLoading: return "LOADING";
-    case ModelState::kReady: return "READY";
-    case ModelState::kUnavailable: return "UNAVAILABLE";
+    case ModelState::kLoading:
+      return "LOADING";
+    case ModelState::kReady:
+      return "READY";
+    case ModelState::kUnavailable:
+      return "UNAVAILABLE";
   }
   return "UNKNOWN";
 }
@@ -116,9 +119,8 @@ Status Engine::LoadVersion(const ModelConfig& config, Version& version) {
   for (size_t i = 0; i < instances.size(); ++i) {
     std::string worker_name = config.name + "/" + std::to_string(version.number) + "/" +
                               instances[i]->device().ToString() + "#" + std::to_string(i);
-    version.workers.push_back(
-        std::make_unique<InstanceWorker>(std::move(worker_name), std::move(instances[i]),
-                                         version.queue));
+    version.workers.push_back(std::make_unique<InstanceWorker>(
+        std::move(worker_name), std::move(instances[i]), version.queue));
   }
   return Status::Ok();
 }
@@ -133,8 +135,10 @@ StatusOr<Engine::Version*> Engine::FindVersion(const std::string& model,
     if (std::to_string(number) == version) return v.get();
   }
   std::string known;
-  for (const auto& [number, v] : versions) known += (known.empty() ? "" : ", ") + std::to_string(number);
-  return NotFound("model '" + model + "' has no version '" + version + "' (versions: " + known + ")");
+  for (const auto& [number, v] : versions)
+    known += (known.empty() ? "" : ", ") + std::to_string(number);
+  return NotFound("model '" + model + "' has no version '" + version + "' (versions: " + known +
+                  ")");
 }
 
 void Engine::Infer(InferRequest request, InferCallback done) {

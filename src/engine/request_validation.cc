@@ -11,8 +11,7 @@ std::string Names(const std::vector<TensorConfig>& tensors) {
 
 }  // namespace
 
-StatusOr<ValidatedRequest> ValidateRequest(const ModelConfig& config,
-                                           const InferRequest& request) {
+StatusOr<ValidatedRequest> ValidateRequest(const ModelConfig& config, const InferRequest& request) {
   ValidatedRequest out;
   out.inputs.resize(config.inputs.size());
   std::vector<bool> seen(config.inputs.size(), false);
@@ -37,8 +36,8 @@ StatusOr<ValidatedRequest> ValidateRequest(const ModelConfig& config,
       const Shape expected = spec.shape.Prepend(Shape::kAnyDim);
       if (!expected.Accepts(t.shape())) {
         return InvalidArgument("input '" + input.name + "' has shape " + t.shape().ToString() +
-                               " but model '" + config.name + "' expects " +
-                               expected.ToString() + " (batch size first)");
+                               " but model '" + config.name + "' expects " + expected.ToString() +
+                               " (batch size first)");
       }
       const int64_t b = t.shape()[0];
       if (b < 1 || b > config.max_batch_size) {
@@ -53,8 +52,7 @@ StatusOr<ValidatedRequest> ValidateRequest(const ModelConfig& config,
       batch = b;
     } else if (!spec.shape.Accepts(t.shape())) {
       return InvalidArgument("input '" + input.name + "' has shape " + t.shape().ToString() +
-                             " but model '" + config.name + "' expects " +
-                             spec.shape.ToString());
+                             " but model '" + config.name + "' expects " + spec.shape.ToString());
     }
     out.inputs[index] = t;
   }
@@ -71,8 +69,8 @@ StatusOr<ValidatedRequest> ValidateRequest(const ModelConfig& config,
     size_t index = 0;
     while (index < config.outputs.size() && config.outputs[index].name != name) ++index;
     if (index == config.outputs.size()) {
-      return InvalidArgument("unknown output '" + name + "': model '" + config.name +
-                             "' returns " + Names(config.outputs));
+      return InvalidArgument("unknown output '" + name + "': model '" + config.name + "' returns " +
+                             Names(config.outputs));
     }
     out.output_indices.push_back(index);
   }

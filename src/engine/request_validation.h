@@ -10,7 +10,7 @@
 namespace tandem {
 
 struct ValidatedRequest {
-  std::vector<Tensor> inputs;         // in config order
+  std::vector<Tensor> inputs;          // in config order
   std::vector<size_t> output_indices;  // the outputs to return, as indices into config.outputs
 };
 

@@ -33,7 +33,7 @@ class ModelQueue {
   mutable std::mutex mu_;
   std::condition_variable ready_;
   std::deque<std::unique_ptr<InferJob>> jobs_;  // guarded by mu_
-  bool closed_ = false;                          // guarded by mu_
+  bool closed_ = false;                         // guarded by mu_
 };
 
 }  // namespace tandem

@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <spdlog/spdlog.h>
+#include <strings.h>
 
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -10,7 +11,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <optional>
-#include <strings.h>
 #include <thread>
 
 namespace tandem {
@@ -76,12 +76,12 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive_);
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(options_.idle_timeout_s));
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, answers_exchange](beast::error_code ec,
-                                                                         size_t) {
-                        if (answers_exchange) --self->in_flight_;
-                        self->OnWrite(ec);
-                      });
+    http::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res, answers_exchange](beast::error_code ec, size_t) {
+          if (answers_exchange) --self->in_flight_;
+          self->OnWrite(ec);
+        });
   }
 
   net::any_io_executor executor() { return stream_.get_executor(); }
@@ -92,10 +92,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(64 * 1024);
     stream_.expires_after(std::chrono::seconds(options_.idle_timeout_s));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -116,10 +115,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnReadError(beast::error_code ec) {
@@ -163,7 +161,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (discarded > kMaxDiscard) return Close();
     auto scratch = std::make_shared<std::array<char, 64 * 1024>>();
     stream_.async_read_some(net::buffer(*scratch), [self = shared_from_this(), scratch, discarded](
-                                                      beast::error_code ec, size_t n) {
+                                                       beast::error_code ec, size_t n) {
       if (ec) return self->Close();
       self->Discard(discarded + n);
     });

@@ -20,8 +20,10 @@ Status CheckJsonDepth(std::string_view text, int max_depth) {
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -38,8 +40,7 @@ Status CheckJsonDepth(std::string_view text, int max_depth) {
 Status ParseJson(std::string_view text, rapidjson::Document& doc) {
   if (text.empty()) return InvalidArgument("the request body is empty; expected JSON");
   RETURN_IF_ERROR(CheckJsonDepth(text, 64));
-  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(),
-                                             text.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
     return InvalidArgument(std::string("malformed JSON at byte ") +
                            std::to_string(doc.GetErrorOffset()) + ": " +

@@ -15,10 +15,10 @@ struct Descr {
 
 // Each dtype's descr in little-endian order ('|' where byte order does not apply).
 constexpr Descr kDescrs[] = {
-    {"|b1", DataType::kBool}, {"|u1", DataType::kUint8},  {"<u2", DataType::kUint16},
+    {"|b1", DataType::kBool},   {"|u1", DataType::kUint8},  {"<u2", DataType::kUint16},
     {"<u4", DataType::kUint32}, {"<u8", DataType::kUint64}, {"|i1", DataType::kInt8},
-    {"<i2", DataType::kInt16}, {"<i4", DataType::kInt32},  {"<i8", DataType::kInt64},
-    {"<f2", DataType::kFp16}, {"<f4", DataType::kFp32},   {"<f8", DataType::kFp64},
+    {"<i2", DataType::kInt16},  {"<i4", DataType::kInt32},  {"<i8", DataType::kInt64},
+    {"<f2", DataType::kFp16},   {"<f4", DataType::kFp32},   {"<f8", DataType::kFp64},
 };
 
 // The text after `'key':` in the header dict, with leading spaces skipped.
@@ -50,8 +50,7 @@ StatusOr<DataType> ParseDescr(std::string_view header) {
     }
   }
   if (!descr.empty() && descr[0] == '>') {
-    return InvalidArgument("npy array is big-endian ('" + descr +
-                           "'); send a little-endian array");
+    return InvalidArgument("npy array is big-endian ('" + descr + "'); send a little-endian array");
   }
   return InvalidArgument("npy dtype '" + descr + "' is not supported (numeric and bool only)");
 }
@@ -141,8 +140,8 @@ StatusOr<std::string> EncodeNpy(const Tensor& tensor) {
   std::string shape = "(";
   for (size_t i = 0; i < dims.size(); ++i) shape += (i ? ", " : "") + std::to_string(dims[i]);
   shape += dims.size() == 1 ? ",)" : ")";
-  std::string header = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': " +
-                       shape + ", }";
+  std::string header =
+      "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': " + shape + ", }";
   // Pad with spaces so that magic + version + length + header is a multiple of 64, ending in \n.
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');

@@ -69,8 +69,7 @@ HttpResponse EncodeV2(const InferResponse& response, const OutputEncoding& encod
   r.body = std::move(encoded.body);
   if (encoded.json_length) {
     r.content_type = "application/octet-stream";
-    r.headers.emplace_back("Inference-Header-Content-Length",
-                           std::to_string(*encoded.json_length));
+    r.headers.emplace_back("Inference-Header-Content-Length", std::to_string(*encoded.json_length));
   }
   return r;
 }
@@ -128,7 +127,8 @@ void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
       if (!get) return method_not_allowed("GET");
       // 200 means true, 400 false (the convention v2 clients expect).
       const bool yes = parts[2] == "live" || engine_.Ready();
-      return exchange->Reply(JsonResponse(yes ? 200 : 400, yes ? "{\"ready\":true}" : "{\"ready\":false}"));
+      return exchange->Reply(
+          JsonResponse(yes ? 200 : 400, yes ? "{\"ready\":true}" : "{\"ready\":false}"));
     }
     if (parts.size() == 3 && parts[1] == "repository" && parts[2] == "index") {
       return post ? exchange->Reply(JsonResponse(200, RepositoryIndexJson(engine_.Index())))
@@ -136,8 +136,8 @@ void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
     }
     if (parts.size() >= 3 && parts[1] == "models") return ModelRoute(std::move(exchange), parts);
   }
-  exchange->Reply(ErrorResponse(404, "no route for " + request.method + " " +
-                                         std::string(request.target)));
+  exchange->Reply(
+      ErrorResponse(404, "no route for " + request.method + " " + std::string(request.target)));
 }
 
 void Routes::Ping(HttpExchange& exchange) {
@@ -164,10 +164,10 @@ void Routes::ModelRoute(std::shared_ptr<HttpExchange> exchange,
     next = 5;
   }
   const std::string action = next < parts.size() ? parts[next] : "";
-  if (next + 1 < parts.size() || (next < parts.size() && action != "ready" &&
-                                   action != "config" && action != "infer")) {
-    return exchange->Reply(ErrorResponse(404, "no route for " + request.method + " " +
-                                                  std::string(request.target)));
+  if (next + 1 < parts.size() ||
+      (next < parts.size() && action != "ready" && action != "config" && action != "infer")) {
+    return exchange->Reply(
+        ErrorResponse(404, "no route for " + request.method + " " + std::string(request.target)));
   }
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (action == "infer") {
@@ -182,7 +182,8 @@ void Routes::ModelRoute(std::shared_ptr<HttpExchange> exchange,
   if (action == "ready") {
     auto info = engine_.Info(model, version);
     const bool ready = info.ok() && info->state == ModelState::kReady;
-    return exchange->Reply(JsonResponse(ready ? 200 : 400, ready ? "{\"ready\":true}" : "{\"ready\":false}"));
+    return exchange->Reply(
+        JsonResponse(ready ? 200 : 400, ready ? "{\"ready\":true}" : "{\"ready\":false}"));
   }
   if (action == "config") return exchange->Reply(JsonResponse(200, ModelConfigJson(**config)));
   std::vector<std::string> versions = *engine_.Versions(model);
@@ -232,9 +233,9 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
   } else if (accept == kNpy) {
     format = ResponseFormat::kNpy;
   } else {
-    return exchange->Reply(ErrorResponse(
-        406, "Accept '" + std::string(request.Header("Accept")) +
-                 "' is not supported; use application/json or application/x-npy"));
+    return exchange->Reply(
+        ErrorResponse(406, "Accept '" + std::string(request.Header("Accept")) +
+                               "' is not supported; use application/json or application/x-npy"));
   }
 
   const std::string content_type = MediaType(request.Header("Content-Type"));
@@ -257,9 +258,9 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
     if (!tensor.ok()) return exchange->Reply(StatusResponse(tensor.status()));
     decoded.request.inputs.push_back({(*config)->inputs[0].name, std::move(*tensor)});
   } else {
-    return exchange->Reply(ErrorResponse(
-        415, "Content-Type '" + std::string(request.Header("Content-Type")) +
-                 "' is not supported; use application/json or application/x-npy"));
+    return exchange->Reply(
+        ErrorResponse(415, "Content-Type '" + std::string(request.Header("Content-Type")) +
+                               "' is not supported; use application/json or application/x-npy"));
   }
   decoded.request.model = model;
   RunInfer(std::move(exchange), std::move(decoded.request), std::move(decoded.encoding), format);
@@ -270,18 +271,18 @@ void Routes::RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest reque
   engine_.Infer(std::move(request), [exchange, encoding = std::move(encoding),
                                      format](StatusOr<InferResponse> result) mutable {
     // Completion runs on an instance worker; encoding belongs on the connection's I/O thread.
-    exchange->Post([exchange, encoding = std::move(encoding), format,
-                    result = std::move(result)]() {
-      if (!result.ok()) {
-        if (result.status().code() == StatusCode::kInternal) {
-          spdlog::warn("{} {}: {}", exchange->request().method, exchange->request().target,
-                       result.status().message());
-        }
-        return exchange->Reply(StatusResponse(result.status()));
-      }
-      exchange->Reply(format == ResponseFormat::kNpy ? EncodeNpyResponse(*result)
-                                                     : EncodeV2(*result, encoding));
-    });
+    exchange->Post(
+        [exchange, encoding = std::move(encoding), format, result = std::move(result)]() {
+          if (!result.ok()) {
+            if (result.status().code() == StatusCode::kInternal) {
+              spdlog::warn("{} {}: {}", exchange->request().method, exchange->request().target,
+                           result.status().message());
+            }
+            return exchange->Reply(StatusResponse(result.status()));
+          }
+          exchange->Reply(format == ResponseFormat::kNpy ? EncodeNpyResponse(*result)
+                                                         : EncodeV2(*result, encoding));
+        });
   });
 }
 

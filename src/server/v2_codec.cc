@@ -117,17 +117,38 @@ StatusOr<Tensor> DecodeJsonData(const Value& data, DataType dtype, const Shape& 
         out[i] = leaves[i]->GetBool() ? 1 : 0;
       }
       break;
-    case DataType::kUint8: RETURN_IF_ERROR(ReadIntegers<uint8_t>(leaves, out, dtype, where)); break;
-    case DataType::kUint16: RETURN_IF_ERROR(ReadIntegers<uint16_t>(leaves, out, dtype, where)); break;
-    case DataType::kUint32: RETURN_IF_ERROR(ReadIntegers<uint32_t>(leaves, out, dtype, where)); break;
-    case DataType::kUint64: RETURN_IF_ERROR(ReadIntegers<uint64_t>(leaves, out, dtype, where)); break;
-    case DataType::kInt8: RETURN_IF_ERROR(ReadIntegers<int8_t>(leaves, out, dtype, where)); break;
-    case DataType::kInt16: RETURN_IF_ERROR(ReadIntegers<int16_t>(leaves, out, dtype, where)); break;
-    case DataType::kInt32: RETURN_IF_ERROR(ReadIntegers<int32_t>(leaves, out, dtype, where)); break;
-    case DataType::kInt64: RETURN_IF_ERROR(ReadIntegers<int64_t>(leaves, out, dtype, where)); break;
-    case DataType::kFp32: RETURN_IF_ERROR(ReadFloats<float>(leaves, out, where)); break;
-    case DataType::kFp64: RETURN_IF_ERROR(ReadFloats<double>(leaves, out, where)); break;
-    default: return Internal(where + ": unhandled datatype");
+    case DataType::kUint8:
+      RETURN_IF_ERROR(ReadIntegers<uint8_t>(leaves, out, dtype, where));
+      break;
+    case DataType::kUint16:
+      RETURN_IF_ERROR(ReadIntegers<uint16_t>(leaves, out, dtype, where));
+      break;
+    case DataType::kUint32:
+      RETURN_IF_ERROR(ReadIntegers<uint32_t>(leaves, out, dtype, where));
+      break;
+    case DataType::kUint64:
+      RETURN_IF_ERROR(ReadIntegers<uint64_t>(leaves, out, dtype, where));
+      break;
+    case DataType::kInt8:
+      RETURN_IF_ERROR(ReadIntegers<int8_t>(leaves, out, dtype, where));
+      break;
+    case DataType::kInt16:
+      RETURN_IF_ERROR(ReadIntegers<int16_t>(leaves, out, dtype, where));
+      break;
+    case DataType::kInt32:
+      RETURN_IF_ERROR(ReadIntegers<int32_t>(leaves, out, dtype, where));
+      break;
+    case DataType::kInt64:
+      RETURN_IF_ERROR(ReadIntegers<int64_t>(leaves, out, dtype, where));
+      break;
+    case DataType::kFp32:
+      RETURN_IF_ERROR(ReadFloats<float>(leaves, out, where));
+      break;
+    case DataType::kFp64:
+      RETURN_IF_ERROR(ReadFloats<double>(leaves, out, where));
+      break;
+    default:
+      return Internal(where + ": unhandled datatype");
   }
   return t;
 }
@@ -257,10 +278,9 @@ StatusOr<DecodedRequest> DecodeInferRequest(std::shared_ptr<const std::string> b
         return InvalidArgument(where + ": has both 'data' and parameters.binary_data_size");
       }
       if (*binary_size > body->size() - binary_offset) {
-        return InvalidArgument(where + ": binary_data_size " + std::to_string(*binary_size) +
-                               " overruns the body (" +
-                               std::to_string(body->size() - binary_offset) +
-                               " bytes of binary data remain)");
+        return InvalidArgument(
+            where + ": binary_data_size " + std::to_string(*binary_size) + " overruns the body (" +
+            std::to_string(body->size() - binary_offset) + " bytes of binary data remain)");
       }
       auto t = BinaryTensor(body, binary_offset, *binary_size, *dtype, shape);
       if (!t.ok()) return t.status().WithContext(where);
@@ -297,9 +317,10 @@ StatusOr<DecodedRequest> DecodeInferRequest(std::shared_ptr<const std::string> b
 StatusOr<DecodedRequest> DecodeRawInferRequest(std::shared_ptr<const std::string> body,
                                                const ModelConfig& config) {
   if (config.inputs.size() != 1) {
-    return InvalidArgument("Inference-Header-Content-Length: 0 sends a raw body, which needs a "
-                           "model with one input; model '" + config.name + "' has " +
-                           std::to_string(config.inputs.size()));
+    return InvalidArgument(
+        "Inference-Header-Content-Length: 0 sends a raw body, which needs a "
+        "model with one input; model '" +
+        config.name + "' has " + std::to_string(config.inputs.size()));
   }
   const TensorConfig& spec = config.inputs[0];
   if (!spec.shape.IsFixed()) {
@@ -325,8 +346,10 @@ void WriteFloats(JsonWriter& w, const Tensor& t) {
     if (std::isnan(x)) {
       w.RawValue("NaN", 3, rapidjson::kNumberType);
     } else if (std::isinf(x)) {
-      if (x > 0) w.RawValue("Infinity", 8, rapidjson::kNumberType);
-      else w.RawValue("-Infinity", 9, rapidjson::kNumberType);
+      if (x > 0)
+        w.RawValue("Infinity", 8, rapidjson::kNumberType);
+      else
+        w.RawValue("-Infinity", 9, rapidjson::kNumberType);
     } else {
       // Shortest text that reads back as the same value of type T.
       auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), x);
@@ -338,8 +361,10 @@ void WriteFloats(JsonWriter& w, const Tensor& t) {
 template <typename T>
 void WriteIntegers(JsonWriter& w, const Tensor& t) {
   for (T x : t.Values<T>()) {
-    if constexpr (std::is_signed_v<T>) w.Int64(x);
-    else w.Uint64(x);
+    if constexpr (std::is_signed_v<T>)
+      w.Int64(x);
+    else
+      w.Uint64(x);
   }
 }
 
@@ -349,16 +374,36 @@ void WriteData(JsonWriter& w, const Tensor& t) {
     case DataType::kBool:
       for (uint8_t b : t.bytes()) w.Bool(b != 0);
       break;
-    case DataType::kUint8: WriteIntegers<uint8_t>(w, t); break;
-    case DataType::kUint16: WriteIntegers<uint16_t>(w, t); break;
-    case DataType::kUint32: WriteIntegers<uint32_t>(w, t); break;
-    case DataType::kUint64: WriteIntegers<uint64_t>(w, t); break;
-    case DataType::kInt8: WriteIntegers<int8_t>(w, t); break;
-    case DataType::kInt16: WriteIntegers<int16_t>(w, t); break;
-    case DataType::kInt32: WriteIntegers<int32_t>(w, t); break;
-    case DataType::kInt64: WriteIntegers<int64_t>(w, t); break;
-    case DataType::kFp32: WriteFloats<float>(w, t); break;
-    case DataType::kFp64: WriteFloats<double>(w, t); break;
+    case DataType::kUint8:
+      WriteIntegers<uint8_t>(w, t);
+      break;
+    case DataType::kUint16:
+      WriteIntegers<uint16_t>(w, t);
+      break;
+    case DataType::kUint32:
+      WriteIntegers<uint32_t>(w, t);
+      break;
+    case DataType::kUint64:
+      WriteIntegers<uint64_t>(w, t);
+      break;
+    case DataType::kInt8:
+      WriteIntegers<int8_t>(w, t);
+      break;
+    case DataType::kInt16:
+      WriteIntegers<int16_t>(w, t);
+      break;
+    case DataType::kInt32:
+      WriteIntegers<int32_t>(w, t);
+      break;
+    case DataType::kInt64:
+      WriteIntegers<int64_t>(w, t);
+      break;
+    case DataType::kFp32:
+      WriteFloats<float>(w, t);
+      break;
+    case DataType::kFp64:
+      WriteFloats<double>(w, t);
+      break;
     case DataType::kBytes:
       for (std::string_view s : t.Strings()) WriteString(w, s);
       break;
@@ -371,8 +416,7 @@ void WriteData(JsonWriter& w, const Tensor& t) {
 
 }  // namespace
 
-EncodedResponse EncodeInferResponse(const InferResponse& response,
-                                    const OutputEncoding& encoding) {
+EncodedResponse EncodeInferResponse(const InferResponse& response, const OutputEncoding& encoding) {
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   std::vector<const Tensor*> binary;

@@ -14,8 +14,8 @@ namespace tandem {
 
 // How the client asked for outputs to be encoded.
 struct OutputEncoding {
-  bool binary_by_default = false;         // request parameter binary_data_output
-  std::map<std::string, bool> binary;     // per-output parameter binary_data
+  bool binary_by_default = false;      // request parameter binary_data_output
+  std::map<std::string, bool> binary;  // per-output parameter binary_data
 
   bool IsBinary(const std::string& output) const;
 };

@@ -26,8 +26,10 @@ void ExpectRejected(const StatusOr<DecodedRequest>& result, const std::string& t
 
 TEST(V2DecodeTest, FlatAndNestedDataAreRowMajor) {
   for (const char* data : {"[1,2,3,4,5,6]", "[[1,2,3],[4,5,6]]"}) {
-    auto r = Decode(std::string(R"({"id":"r1","inputs":[{"name":"x","datatype":"INT32","shape":[2,3],"data":)") +
-                    data + "}]}");
+    auto r =
+        Decode(std::string(
+                   R"({"id":"r1","inputs":[{"name":"x","datatype":"INT32","shape":[2,3],"data":)") +
+               data + "}]}");
     ASSERT_TRUE(r.ok()) << r.status().message();
     EXPECT_EQ(r->request.id, "r1");
     const Tensor& t = r->request.inputs[0].tensor;
@@ -85,7 +87,8 @@ TEST(V2DecodeTest, HostileInputsAreRefused) {
   ExpectRejected(Decode(R"({"inputs":[{"name":"x","datatype":"FP32","shape":[-3],"data":[1]}]})"),
                  "sizes are integers of 0 or more");
   ExpectRejected(
-      Decode(R"({"inputs":[{"name":"x","datatype":"FP32","shape":[4294967296,4294967296],"data":[1]}]})"),
+      Decode(
+          R"({"inputs":[{"name":"x","datatype":"FP32","shape":[4294967296,4294967296],"data":[1]}]})"),
       "64 bits");
   ExpectRejected(Decode(R"({"inputs":[{"name":"x","datatype":"FP16","shape":[1],"data":[1]}]})"),
                  "binary data extension");
@@ -160,7 +163,8 @@ TEST(V2EncodeTest, JsonAndBinaryOutputs) {
   EXPECT_NE(header.find(R"("name":"y","datatype":"FP32","shape":[2],"data":[0.1,-3])"),
             std::string::npos)
       << header;
-  EXPECT_NE(header.find(R"("name":"h","datatype":"FP16","shape":[1],"parameters":{"binary_data_size":2})"),
+  EXPECT_NE(header.find(
+                R"("name":"h","datatype":"FP16","shape":[1],"parameters":{"binary_data_size":2})"),
             std::string::npos);
   EXPECT_NE(header.find(R"("data":["q\""])"), std::string::npos) << header;
 
@@ -180,8 +184,9 @@ TEST(JsonTest, ErrorBodiesAreEscaped) {
 
 std::string NpyOf(const std::string& descr, const std::string& shape, const std::string& data,
                   bool fortran = false) {
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': " +
-                       (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
+  std::string header = "{'descr': '" + descr +
+                       "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': " + shape + ", }";
   header.append(63 - (10 + header.size()) % 64, ' ');
   header += '\n';
   std::string out("\x93NUMPY\x01\x00", 8);

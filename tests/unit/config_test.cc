@@ -136,7 +136,8 @@ outputs: [{name: y, datatype: FP32, shape: [1]}]
 dynamic_batching: {preferred_batch_sizes: [2]}
 )");
   EXPECT_TRUE(Mentions(problems, "dynamic_batching: needs max_batch_size > 0"));
-  EXPECT_TRUE(Mentions(problems, "dynamic_batching.preferred_batch_sizes[0]: must be between 1 and 0"));
+  EXPECT_TRUE(
+      Mentions(problems, "dynamic_batching.preferred_batch_sizes[0]: must be between 1 and 0"));
 }
 
 TEST(ModelConfigTest, TorchScriptTakesNoBytes) {
@@ -205,7 +206,8 @@ TEST_F(RepositoryTest, ReportsMissingFilesAndBadModelsButKeepsGoodOnes) {
   EXPECT_EQ(scan.models[0].config.name, "good");
   std::string all = scan.problems.ToStatus().message();
   EXPECT_NE(all.find("noversion: no version folder: expected noversion/1/model.pt"),
-            std::string::npos) << all;
+            std::string::npos)
+      << all;
   EXPECT_NE(all.find("nofile/1/model.pt: missing"), std::string::npos) << all;
   EXPECT_NE(all.find("broken/model.yaml: not valid YAML"), std::string::npos) << all;
   EXPECT_NE(all.find("empty: holds neither model.yaml nor pipeline.yaml"), std::string::npos)

@@ -98,7 +98,10 @@ TEST(TensorTest, BytesRoundTrip) {
 
 TEST(TensorTest, BytesElementsThatOverrunAreRefused) {
   // One element claiming 100 bytes with only 3 present.
-  const std::string data("\x64\x00\x00\x00" "abc", 7);
+  const std::string data(
+      "\x64\x00\x00\x00"
+      "abc",
+      7);
   auto owner = std::make_shared<std::string>(data);
   auto t = Tensor::View(DataType::kBytes, Shape({1}), owner->data(), owner->size(), owner);
   ASSERT_FALSE(t.ok());

@@ -35,7 +35,8 @@ auto CatchTorch(const std::string& what, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const c10::OutOfMemoryError& e) {
-    return Status(StatusCode::kResourceExhausted, what + ": out of memory: " + UsefulMessage(e.what()));
+    return Status(StatusCode::kResourceExhausted,
+                  what + ": out of memory: " + UsefulMessage(e.what()));
   } catch (const std::exception& e) {
     return Internal(what + ": " + UsefulMessage(e.what()));
   }
@@ -45,10 +46,7 @@ class TorchScriptInstance final : public Instance {
  public:
   TorchScriptInstance(const ModelConfig& config, torch::jit::Module module, Device device,
                       c10::Device torch_device)
-      : config_(config),
-        module_(std::move(module)),
-        device_(device),
-        torch_device_(torch_device) {}
+      : config_(config), module_(std::move(module)), device_(device), torch_device_(torch_device) {}
 
   Device device() const override { return device_; }
 
@@ -109,7 +107,8 @@ class TorchScriptInstance final : public Instance {
       for (const TensorConfig& spec : config_.outputs) {
         auto it = dict.find(c10::IValue(spec.name));
         if (it == dict.end()) {
-          return Internal("returned a dict without the key '" + spec.name + "' that model.yaml names");
+          return Internal("returned a dict without the key '" + spec.name +
+                          "' that model.yaml names");
         }
         RETURN_IF_ERROR(take(it->value(), "output '" + spec.name + "'"));
       }

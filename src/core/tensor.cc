@@ -60,15 +60,15 @@ StatusOr<Tensor> Tensor::View(DataType dtype, Shape shape, const void* data, siz
       RETURN_IF_ERROR(ValidateBytesElements({static_cast<const uint8_t*>(data), size}, count));
     }
   } else {
-    const uint64_t element_size = DataTypeSize(dtype);
-    if (static_cast<uint64_t>(count) > UINT64_MAX / element_size ||
-        static_cast<uint64_t>(count) * element_size != size) {
-      return InvalidArgument("shape " + shape.ToString() + " of " +
-                             std::string(DataTypeName(dtype)) + " needs " +
-                             (static_cast<uint64_t>(count) > UINT64_MAX / element_size
-                                  ? std::string("more bytes than fit in 64 bits")
-                                  : std::to_string(count * element_size) + " bytes") +
-                             " but " + std::to_string(size) + " were given");
+    // count * element_size cannot overflow: NumElements() bounds count by INT64_MAX and the
+    // comparison is done in 128 bits.
+    const unsigned __int128 needed = static_cast<unsigned __int128>(count) * DataTypeSize(dtype);
+    if (needed != size) {
+      return InvalidArgument(
+          "shape " + shape.ToString() + " of " + std::string(DataTypeName(dtype)) + " needs " +
+          (needed > UINT64_MAX ? std::string("more bytes than fit in 64 bits")
+                               : std::to_string(static_cast<uint64_t>(needed)) + " bytes") +
+          " but " + std::to_string(size) + " were given");
     }
   }
   Tensor t;

@@ -13,6 +13,8 @@
 #include <optional>
 #include <thread>
 
+#include "server/json_util.h"
+
 namespace tandem {
 
 namespace beast = boost::beast;
@@ -20,38 +22,28 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-std::string_view HttpRequest::Header(std::string_view name) const {
+const std::string* HttpRequest::FindHeader(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (key.size() == name.size() && strncasecmp(key.data(), name.data(), key.size()) == 0) {
-      return value;
+      return &value;
     }
   }
-  return {};
+  return nullptr;
 }
 
-bool HttpRequest::HasHeader(std::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (key.size() == name.size() && strncasecmp(key.data(), name.data(), key.size()) == 0) {
-      return true;
-    }
-  }
-  return false;
+std::string_view HttpRequest::Header(std::string_view name) const {
+  const std::string* value = FindHeader(name);
+  return value ? std::string_view(*value) : std::string_view();
+}
+
+HttpResponse ErrorResponse(int status, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = ErrorJson(message);
+  return r;
 }
 
 namespace {
-
-HttpResponse ErrorResponse(int status, const std::string& message) {
-  HttpResponse r;
-  r.status = status;
-  // The message is plain text from the server itself; escape quotes and backslashes anyway.
-  std::string escaped;
-  for (char c : message) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    escaped += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
-  }
-  r.body = "{\"error\":\"" + escaped + "\"}";
-  return r;
-}
 
 // One connection. Lives on its own strand; all members are touched only there.
 class Session : public std::enable_shared_from_this<Session> {

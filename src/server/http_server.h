@@ -24,9 +24,9 @@ struct HttpRequest {
   // Shared so that tensors can be zero-copy views of the body and outlive the exchange.
   std::shared_ptr<const std::string> body;
 
-  // The first header with this name (case-insensitive), or empty.
+  // The first header with this name (case-insensitive): null / empty when absent.
+  const std::string* FindHeader(std::string_view name) const;
   std::string_view Header(std::string_view name) const;
-  bool HasHeader(std::string_view name) const;
 };
 
 struct HttpResponse {
@@ -35,6 +35,9 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 };
+
+// {"error": "<message>"} with the given HTTP status.
+HttpResponse ErrorResponse(int status, std::string_view message);
 
 // One request awaiting its response.
 class HttpExchange {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "server/http_status.h"
@@ -23,8 +24,20 @@ HttpResponse JsonResponse(int status, std::string body) {
   return r;
 }
 
-HttpResponse ErrorResponse(int status, std::string_view message) {
-  return JsonResponse(status, ErrorJson(message));
+HttpResponse NoRoute(const HttpRequest& request) {
+  return ErrorResponse(404, "no route for " + request.method + " " + request.target);
+}
+
+HttpResponse MethodNotAllowed(const HttpRequest& request, const char* allowed) {
+  HttpResponse r = ErrorResponse(
+      405, request.method + " is not allowed on " + request.target + "; use " + allowed);
+  r.headers.emplace_back("Allow", allowed);
+  return r;
+}
+
+// The v2 health convention: 200 means true, 400 false.
+HttpResponse Health(bool yes) {
+  return JsonResponse(yes ? 200 : 400, yes ? R"({"ready":true})" : R"({"ready":false})");
 }
 
 // Splits "/v2/models/m/ready?x=1" into {"v2", "models", "m", "ready"}.
@@ -52,8 +65,9 @@ std::string MediaType(std::string_view value) {
 }
 
 StatusOr<std::optional<size_t>> JsonLength(const HttpRequest& request) {
-  if (!request.HasHeader("Inference-Header-Content-Length")) return std::optional<size_t>();
-  std::string_view value = request.Header("Inference-Header-Content-Length");
+  const std::string* header = request.FindHeader("Inference-Header-Content-Length");
+  if (header == nullptr) return std::optional<size_t>();
+  std::string_view value = *header;
   size_t length = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
   if (ec != std::errc() || end != value.data() + value.size()) {
@@ -103,41 +117,31 @@ Routes::Routes(Engine& engine, RouteOptions options)
 void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
   const HttpRequest& request = exchange->request();
   const std::vector<std::string> parts = PathParts(request.target);
-  const bool get = request.method == "GET" || request.method == "HEAD";
-  const bool post = request.method == "POST";
-  auto method_not_allowed = [&](const char* allowed) {
-    HttpResponse r = ErrorResponse(405, request.method + " is not allowed on " +
-                                            std::string(request.target) + "; use " + allowed);
-    r.headers.emplace_back("Allow", allowed);
-    exchange->Reply(std::move(r));
+  auto is = [&](std::initializer_list<std::string_view> path) {
+    return std::equal(parts.begin(), parts.end(), path.begin(), path.end());
   };
-
-  if (parts.size() == 1 && parts[0] == "ping") {
-    return get ? Ping(*exchange) : method_not_allowed("GET");
+  // Each route takes one method.
+  auto route = [&](const char* method, auto&& handler) {
+    if (request.method != method) return exchange->Reply(MethodNotAllowed(request, method));
+    handler();
+  };
+  if (is({"ping"})) return route("GET", [&] { Ping(*exchange); });
+  if (is({"invocations"})) return route("POST", [&] { Invocations(exchange); });
+  if (is({"v2"})) {
+    return route("GET", [&] { exchange->Reply(JsonResponse(200, ServerMetadataJson())); });
   }
-  if (parts.size() == 1 && parts[0] == "invocations") {
-    return post ? Invocations(std::move(exchange)) : method_not_allowed("POST");
+  if (is({"v2", "health", "live"})) return route("GET", [&] { exchange->Reply(Health(true)); });
+  if (is({"v2", "health", "ready"})) {
+    return route("GET", [&] { exchange->Reply(Health(engine_.Ready())); });
   }
-  if (!parts.empty() && parts[0] == "v2") {
-    if (parts.size() == 1) {
-      return get ? exchange->Reply(JsonResponse(200, ServerMetadataJson()))
-                 : method_not_allowed("GET");
-    }
-    if (parts.size() == 3 && parts[1] == "health" && (parts[2] == "live" || parts[2] == "ready")) {
-      if (!get) return method_not_allowed("GET");
-      // 200 means true, 400 false (the convention v2 clients expect).
-      const bool yes = parts[2] == "live" || engine_.Ready();
-      return exchange->Reply(
-          JsonResponse(yes ? 200 : 400, yes ? "{\"ready\":true}" : "{\"ready\":false}"));
-    }
-    if (parts.size() == 3 && parts[1] == "repository" && parts[2] == "index") {
-      return post ? exchange->Reply(JsonResponse(200, RepositoryIndexJson(engine_.Index())))
-                  : method_not_allowed("POST");
-    }
-    if (parts.size() >= 3 && parts[1] == "models") return ModelRoute(std::move(exchange), parts);
+  if (is({"v2", "repository", "index"})) {
+    return route("POST",
+                 [&] { exchange->Reply(JsonResponse(200, RepositoryIndexJson(engine_.Index()))); });
   }
-  exchange->Reply(
-      ErrorResponse(404, "no route for " + request.method + " " + std::string(request.target)));
+  if (parts.size() >= 3 && parts[0] == "v2" && parts[1] == "models") {
+    return ModelRoute(std::move(exchange), parts);
+  }
+  exchange->Reply(NoRoute(request));
 }
 
 void Routes::Ping(HttpExchange& exchange) {
@@ -166,24 +170,16 @@ void Routes::ModelRoute(std::shared_ptr<HttpExchange> exchange,
   const std::string action = next < parts.size() ? parts[next] : "";
   if (next + 1 < parts.size() ||
       (next < parts.size() && action != "ready" && action != "config" && action != "infer")) {
-    return exchange->Reply(
-        ErrorResponse(404, "no route for " + request.method + " " + std::string(request.target)));
+    return exchange->Reply(NoRoute(request));
   }
-  const bool get = request.method == "GET" || request.method == "HEAD";
-  if (action == "infer") {
-    if (request.method != "POST") {
-      return exchange->Reply(ErrorResponse(405, "infer takes POST"));
-    }
-    return V2Infer(std::move(exchange), model, version);
-  }
-  if (!get) return exchange->Reply(ErrorResponse(405, "this route takes GET"));
+  const char* allowed = action == "infer" ? "POST" : "GET";
+  if (request.method != allowed) return exchange->Reply(MethodNotAllowed(request, allowed));
+  if (action == "infer") return V2Infer(std::move(exchange), model, version);
   auto config = engine_.Config(model, version);
   if (!config.ok()) return exchange->Reply(StatusResponse(config.status()));
   if (action == "ready") {
     auto info = engine_.Info(model, version);
-    const bool ready = info.ok() && info->state == ModelState::kReady;
-    return exchange->Reply(
-        JsonResponse(ready ? 200 : 400, ready ? "{\"ready\":true}" : "{\"ready\":false}"));
+    return exchange->Reply(Health(info.ok() && info->state == ModelState::kReady));
   }
   if (action == "config") return exchange->Reply(JsonResponse(200, ModelConfigJson(**config)));
   std::vector<std::string> versions = *engine_.Versions(model);

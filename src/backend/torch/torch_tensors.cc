@@ -98,10 +98,9 @@ StatusOr<at::Tensor> ToTorch(const Tensor& tensor) {
 
 StatusOr<Tensor> FromTorch(const at::Tensor& tensor) {
   ASSIGN_OR_RETURN(DataType dtype, FromTorchType(tensor.scalar_type()));
-  auto owner = std::make_shared<at::Tensor>(tensor.contiguous());
+  auto owner = std::make_shared<const at::Tensor>(tensor.contiguous());
   const at::Tensor& t = *owner;
-  return Tensor::View(dtype, Shape(t.sizes().vec()), t.data_ptr(), t.nbytes(),
-                      std::shared_ptr<const void>(owner, owner.get()));
+  return Tensor::View(dtype, Shape(t.sizes().vec()), t.data_ptr(), t.nbytes(), std::move(owner));
 }
 
 }  // namespace tandem

@@ -28,6 +28,8 @@ struct ServeFlags {
   uint64_t max_body_bytes = 64ull << 20;
   std::string default_model;
   std::vector<std::string> devices;
+  int sim_gpus = 0;
+  double sim_copy_gbps = 25;
 };
 
 std::string Env(const char* name) {
@@ -76,8 +78,10 @@ int Serve(ServeFlags flags) {
       spdlog::error("--devices: {}", device.status().message());
       return 2;
     }
-    engine_options.allowed_devices.push_back(*device);
+    engine_options.devices.allow.push_back(*device);
   }
+  engine_options.devices.sim_gpus = flags.sim_gpus;
+  engine_options.devices.sim_copy_gbps = flags.sim_copy_gbps;
   auto engine = Engine::Create(engine_options);
   if (!engine.ok()) {
     spdlog::error("cannot serve {}: {}", flags.repository, engine.status().message());
@@ -160,6 +164,15 @@ int main(int argc, char** argv) {
                     "(default: SAGEMAKER_TANDEM_DEFAULT_MODEL, or the only model)");
   serve->add_option("--devices", flags.devices, "devices to use, e.g. cpu,cuda:0 (default: all)")
       ->delimiter(',');
+  serve
+      ->add_option("--sim-gpus", flags.sim_gpus,
+                   "add N simulated GPUs sim:0..N-1 for `backend: sim` models")
+      ->check(CLI::NonNegativeNumber);
+  serve
+      ->add_option("--sim-copy-gbps", flags.sim_copy_gbps,
+                   "copy bandwidth between simulated GPUs, in GB/s")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 
   std::string check_repository;
   CLI::App* check = app.add_subcommand("check", "validate a model repository and list problems");

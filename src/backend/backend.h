@@ -11,6 +11,7 @@
 #include "core/device.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "device/device_set.h"
 
 namespace tandem {
 
@@ -37,7 +38,10 @@ class Backend {
       const ModelConfig& config, const std::filesystem::path& version_dir, Device device) = 0;
 };
 
-// The backend for a model.yaml `backend:` name, or NOT_FOUND.
-StatusOr<std::unique_ptr<Backend>> CreateBackend(const std::string& name);
+// The backend for a model.yaml `backend:` name, or NOT_FOUND. `devices` must outlive it.
+StatusOr<std::unique_ptr<Backend>> CreateBackend(const std::string& name, const DeviceSet& devices);
+
+// The kind of device a backend accelerates on: kSim for sim, kCuda for the others.
+Device::Kind AcceleratorOf(const std::string& backend);
 
 }  // namespace tandem

@@ -8,29 +8,36 @@ namespace tandem {
 
 int DeviceSet::CountCudaDevices() { return static_cast<int>(torch::cuda::device_count()); }
 
-StatusOr<DeviceSet> DeviceSet::Create(int cuda_count, const std::vector<Device>& allow) {
+StatusOr<DeviceSet> DeviceSet::Create(int cuda_count, const DeviceOptions& options) {
+  if (options.sim_gpus < 0) return InvalidArgument("--sim-gpus must be 0 or more");
+  if (!(options.sim_copy_gbps > 0)) return InvalidArgument("--sim-copy-gbps must be positive");
   std::vector<Device> found = {Device::Cpu()};
   for (int i = 0; i < cuda_count; ++i) found.push_back(Device::Cuda(i));
+  for (int i = 0; i < options.sim_gpus; ++i) found.push_back(Device::Sim(i));
   DeviceSet set;
-  if (allow.empty()) {
+  for (int i = 0; i < options.sim_gpus; ++i) {
+    set.sims_.push_back(std::make_unique<SimDevice>(i, options.sim_copy_gbps));
+  }
+  if (options.allow.empty()) {
     set.devices_ = std::move(found);
     return set;
   }
-  for (const Device& d : allow) {
+  for (const Device& d : options.allow) {
     if (std::find(found.begin(), found.end(), d) == found.end()) {
       return InvalidArgument("--devices names " + d.ToString() +
                              ", which this host does not have (" + std::to_string(cuda_count) +
-                             " CUDA devices found)");
+                             " CUDA devices found, " + std::to_string(options.sim_gpus) +
+                             " simulated)");
     }
     if (!set.Contains(d)) set.devices_.push_back(d);
   }
   return set;
 }
 
-std::vector<Device> DeviceSet::gpus() const {
+std::vector<Device> DeviceSet::OfKind(Device::Kind kind) const {
   std::vector<Device> out;
   for (const Device& d : devices_) {
-    if (d.kind() == Device::Kind::kCuda) out.push_back(d);
+    if (d.kind() == kind) out.push_back(d);
   }
   return out;
 }
@@ -39,25 +46,35 @@ bool DeviceSet::Contains(Device device) const {
   return std::find(devices_.begin(), devices_.end(), device) != devices_.end();
 }
 
-StatusOr<std::vector<Device>> DeviceSet::Resolve(const InstanceGroupConfig& group) const {
+StatusOr<std::vector<Device>> DeviceSet::Resolve(const InstanceGroupConfig& group,
+                                                 Device::Kind accelerator) const {
   using S = InstanceGroupConfig::Selector;
+  const std::vector<Device> accelerators = OfKind(accelerator);
+  const char* none = accelerator == Device::Kind::kSim
+                         ? "no simulated GPU is available (start the server with --sim-gpus N)"
+                         : "no CUDA device is available";
   switch (group.selector) {
-    case S::kAuto: {
-      std::vector<Device> gpu = gpus();
-      if (!gpu.empty()) return gpu;
+    case S::kAuto:
+      if (!accelerators.empty()) return accelerators;
+      if (accelerator == Device::Kind::kSim)
+        return Unavailable(std::string("devices: auto: ") + none);
       if (Contains(Device::Cpu())) return std::vector<Device>{Device::Cpu()};
       return Unavailable("devices: auto found neither a GPU nor the CPU among the allowed devices");
-    }
-    case S::kGpu: {
-      std::vector<Device> gpu = gpus();
-      if (gpu.empty()) return Unavailable("devices: gpu, but no CUDA device is available");
-      return gpu;
-    }
+    case S::kGpu:
+      if (accelerators.empty()) return Unavailable(std::string("devices: gpu, but ") + none);
+      return accelerators;
     case S::kCpu:
       if (!Contains(Device::Cpu())) return Unavailable("devices: cpu, but --devices excludes cpu");
       return std::vector<Device>{Device::Cpu()};
-    case S::kSim:
-      return Unimplemented("simulated devices (devices: sim) are not supported yet");
+    case S::kSim: {
+      std::vector<Device> sims = OfKind(Device::Kind::kSim);
+      if (sims.empty()) {
+        return Unavailable(
+            "devices: sim, but no simulated GPU is available (start the server "
+            "with --sim-gpus N)");
+      }
+      return sims;
+    }
     case S::kList:
       for (const Device& d : group.devices) {
         if (!Contains(d)) return Unavailable("device " + d.ToString() + " is not available");

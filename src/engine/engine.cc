@@ -24,9 +24,29 @@ std::string_view ModelStateName(ModelState state) {
 }
 
 struct Engine::Version {
-  int64_t number = 0;
-  std::filesystem::path dir;
+  Version(const ModelConfig& config, int64_t number, std::filesystem::path dir)
+      : number(number),
+        dir(std::move(dir)),
+        queue(config.name, BatchingOf(config), QueueLimitOf(config)) {}
+
+  static BatchingOptions BatchingOf(const ModelConfig& config) {
+    BatchingOptions b;
+    b.max_batch_size = config.max_batch_size;
+    if (config.dynamic_batching) {
+      b.enabled = true;
+      b.preferred_batch_sizes = config.dynamic_batching->preferred_batch_sizes;
+      b.max_queue_delay = std::chrono::microseconds(config.dynamic_batching->max_queue_delay_us);
+    }
+    return b;
+  }
+  static size_t QueueLimitOf(const ModelConfig& config) {
+    return config.dynamic_batching ? config.dynamic_batching->max_queue_size : 0;
+  }
+
+  const int64_t number;
+  const std::filesystem::path dir;
   ModelQueue queue;
+  ModelStats stats;
   std::vector<std::unique_ptr<InstanceWorker>> workers;  // written by LoadAll before kReady
   std::atomic<ModelState> state{ModelState::kLoading};
   mutable std::mutex reason_mu;
@@ -44,10 +64,8 @@ Engine::Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource
     auto model = std::make_unique<Model>();
     model->config = std::move(source.config);
     for (int64_t v : source.versions) {
-      auto version = std::make_unique<Version>();
-      version->number = v;
-      version->dir = source.dir / std::to_string(v);
-      model->versions[v] = std::move(version);
+      model->versions[v] =
+          std::make_unique<Version>(model->config, v, source.dir / std::to_string(v));
     }
     models_[model->config.name] = std::move(model);
   }
@@ -59,7 +77,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   RepositoryScan scan = ScanRepository(options.repository);
   RETURN_IF_ERROR(scan.problems.ToStatus());
   ASSIGN_OR_RETURN(DeviceSet devices,
-                   DeviceSet::Create(DeviceSet::CountCudaDevices(), options.allowed_devices));
+                   DeviceSet::Create(DeviceSet::CountCudaDevices(), options.devices));
   return std::unique_ptr<Engine>(
       new Engine(std::move(options), std::move(devices), std::move(scan.models)));
 }
@@ -92,10 +110,11 @@ Status Engine::LoadAll() {
 }
 
 Status Engine::LoadVersion(const ModelConfig& config, Version& version) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, CreateBackend(config.backend));
+  ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, CreateBackend(config.backend, devices_));
   std::vector<std::unique_ptr<Instance>> instances;
   for (const InstanceGroupConfig& group : config.instances) {
-    ASSIGN_OR_RETURN(std::vector<Device> devices, devices_.Resolve(group));
+    ASSIGN_OR_RETURN(std::vector<Device> devices,
+                     devices_.Resolve(group, AcceleratorOf(config.backend)));
     for (const Device& device : devices) {
       for (int64_t i = 0; i < group.count; ++i) {
         ASSIGN_OR_RETURN(std::unique_ptr<Instance> instance,
@@ -119,8 +138,9 @@ Status Engine::LoadVersion(const ModelConfig& config, Version& version) {
   for (size_t i = 0; i < instances.size(); ++i) {
     std::string worker_name = config.name + "/" + std::to_string(version.number) + "/" +
                               instances[i]->device().ToString() + "#" + std::to_string(i);
-    version.workers.push_back(std::make_unique<InstanceWorker>(
-        std::move(worker_name), std::move(instances[i]), version.queue));
+    version.workers.push_back(
+        std::make_unique<InstanceWorker>(std::move(worker_name), std::move(instances[i]),
+                                         config.batched(), version.queue, version.stats));
   }
   return Status::Ok();
 }
@@ -156,9 +176,17 @@ void Engine::Infer(InferRequest request, InferCallback done) {
 
   auto job = std::make_unique<InferJob>();
   job->inputs = std::move(validated->inputs);
+  job->batch_size = config.batched() ? job->inputs.front().shape()[0] : 1;
+  std::optional<std::chrono::microseconds> timeout = request.timeout;
+  if (!timeout && config.dynamic_batching && config.dynamic_batching->default_timeout_us > 0) {
+    timeout = std::chrono::microseconds(config.dynamic_batching->default_timeout_us);
+  }
+  if (timeout) job->deadline = job->enqueued + *timeout;
   job->done = [done, output_indices = std::move(validated->output_indices), config = &config,
-               model = request.model, version = std::to_string(version.number),
+               stats = &version.stats, enqueued = job->enqueued, model = request.model,
+               version = std::to_string(version.number),
                id = request.id](StatusOr<std::vector<Tensor>> outputs) {
+    stats->RecordRequest(outputs.ok(), SteadyClock::now() - enqueued);
     if (!outputs.ok()) return done(outputs.status());
     InferResponse response;
     response.model = model;
@@ -171,7 +199,10 @@ void Engine::Infer(InferRequest request, InferCallback done) {
   };
   // A refused job is dropped unrun; the request is answered through the original callback.
   Status queued = version.queue.Enqueue(std::move(job));
-  if (!queued.ok()) done(queued);
+  if (!queued.ok()) {
+    version.stats.RecordRequest(false, std::chrono::nanoseconds(0));
+    done(queued);
+  }
 }
 
 bool Engine::Ready() const {
@@ -222,12 +253,46 @@ std::vector<ModelVersionInfo> Engine::Index() const {
   return out;
 }
 
+ModelStatsReport Engine::Report(const std::string& model, const Version& version) const {
+  ModelStatsReport report{model, std::to_string(version.number), version.stats.Snapshot(), {}};
+  // Workers are only added while loading, before the version is READY.
+  if (version.state == ModelState::kReady) {
+    for (const auto& worker : version.workers) {
+      report.instances.push_back({worker->name(), worker->device().ToString(),
+                                  worker->inference_count(), worker->execution_count()});
+    }
+  }
+  return report;
+}
+
+StatusOr<std::vector<ModelStatsReport>> Engine::Stats(const std::string& model,
+                                                      const std::string& version) const {
+  std::vector<ModelStatsReport> reports;
+  if (model.empty()) {
+    for (const auto& [name, m] : models_) {
+      for (const auto& [number, v] : m->versions) reports.push_back(Report(name, *v));
+    }
+    return reports;
+  }
+  if (!version.empty()) {
+    ASSIGN_OR_RETURN(Version * v, FindVersion(model, version));
+    reports.push_back(Report(model, *v));
+    return reports;
+  }
+  auto it = models_.find(model);
+  if (it == models_.end()) return NotFound("unknown model '" + model + "'");
+  for (const auto& [number, v] : it->second->versions) reports.push_back(Report(model, *v));
+  return reports;
+}
+
 void Engine::Shutdown() {
   for (auto& [name, model] : models_) {
     for (auto& [number, version] : model->versions) version->queue.Close();
   }
   for (auto& [name, model] : models_) {
-    for (auto& [number, version] : model->versions) version->workers.clear();
+    for (auto& [number, version] : model->versions) {
+      for (auto& worker : version->workers) worker->Join();
+    }
   }
 }
 

@@ -19,6 +19,7 @@
 #include "core/inference.h"
 #include "core/status.h"
 #include "device/device_set.h"
+#include "scheduler/model_stats.h"
 
 namespace tandem {
 
@@ -27,7 +28,7 @@ class InstanceWorker;
 
 struct EngineOptions {
   std::filesystem::path repository;
-  std::vector<Device> allowed_devices;  // empty: every device found
+  DeviceOptions devices;
 };
 
 enum class ModelState { kLoading, kReady, kUnavailable };
@@ -39,6 +40,20 @@ struct ModelVersionInfo {
   std::string version;
   ModelState state = ModelState::kLoading;
   std::string reason;  // why it is unavailable
+};
+
+// The statistics of one model version (served at /v2/models/{m}/stats).
+struct ModelStatsReport {
+  std::string name;
+  std::string version;
+  ModelStatsSnapshot stats;
+  struct InstanceReport {
+    std::string name;
+    std::string device;
+    uint64_t inference_count = 0;
+    uint64_t execution_count = 0;
+  };
+  std::vector<InstanceReport> instances;
 };
 
 using InferCallback = std::function<void(StatusOr<InferResponse>)>;
@@ -69,6 +84,9 @@ class Engine {
   StatusOr<std::vector<std::string>> Versions(const std::string& model) const;
   StatusOr<ModelVersionInfo> Info(const std::string& model, const std::string& version) const;
   std::vector<ModelVersionInfo> Index() const;
+  // Statistics of `model` (every version when `version` is ""; all models when `model` is "").
+  StatusOr<std::vector<ModelStatsReport>> Stats(const std::string& model,
+                                                const std::string& version) const;
 
   // Stops taking requests, finishes the queued ones and joins the workers.
   void Shutdown();
@@ -80,6 +98,7 @@ class Engine {
   Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource> sources);
 
   StatusOr<Version*> FindVersion(const std::string& model, const std::string& version) const;
+  ModelStatsReport Report(const std::string& model, const Version& version) const;
   Status LoadVersion(const ModelConfig& config, Version& version);
 
   const EngineOptions options_;

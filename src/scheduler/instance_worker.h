@@ -1,35 +1,51 @@
-// InstanceWorker: the one thread that owns a model instance. It pulls jobs from its model's
-// queue, runs them on the instance and fires their completions.
+// InstanceWorker: the one thread that owns a model instance. It pulls batches from its model's
+// queue, merges their inputs, runs them on the instance, splits the outputs back to each request
+// and fires their completions. A failed batch fails only its own requests.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "backend/backend.h"
 #include "scheduler/model_queue.h"
+#include "scheduler/model_stats.h"
 
 namespace tandem {
 
 class InstanceWorker {
  public:
-  // Starts the worker thread. `queue` must outlive the worker.
-  InstanceWorker(std::string name, std::unique_ptr<Instance> instance, ModelQueue& queue);
+  // Starts the worker thread. `queue` and `stats` must outlive the worker. `batched`: the
+  // model has a batch dimension, so jobs merge and split along dim 0.
+  InstanceWorker(std::string name, std::unique_ptr<Instance> instance, bool batched,
+                 ModelQueue& queue, ModelStats& stats);
   // Joins the thread. REQUIRES: the queue was closed, else this waits for it to be.
   ~InstanceWorker();
+  // Waits until the worker has drained its closed queue and stopped. Idempotent; call from
+  // the control thread only.
+  void Join();
 
   InstanceWorker(const InstanceWorker&) = delete;
   InstanceWorker& operator=(const InstanceWorker&) = delete;
 
   const std::string& name() const { return name_; }
-  Device device() const { return instance_->device(); }
+  Device device() const { return device_; }
+  uint64_t inference_count() const { return inference_count_.load(); }
+  uint64_t execution_count() const { return execution_count_.load(); }
 
  private:
   void Run();
+  void RunBatch(std::vector<std::unique_ptr<InferJob>> jobs);
 
   const std::string name_;
   const std::unique_ptr<Instance> instance_;  // used only by thread_
+  const Device device_;
+  const bool batched_;
   ModelQueue& queue_;
+  ModelStats& stats_;
+  std::atomic<uint64_t> inference_count_{0};
+  std::atomic<uint64_t> execution_count_{0};
   std::thread thread_;  // started last, once the object is complete
 };
 

@@ -1,37 +1,51 @@
-// ModelQueue: the queue of one model version. Instances pull from it, so an idle instance takes
-// the next job and load spreads over devices by itself (DESIGN.md §1.2).
+// ModelQueue: the queue of one model version. Instances pull batches from it, so an idle
+// instance takes the next batch and load spreads over devices by itself (DESIGN.md §1.2). The
+// DynamicBatcher decides what a batch is; the queue enforces its size limit and deadlines.
 //
-// Thread contract: every method is thread-safe. Enqueue runs on I/O threads, Pop on instance
-// workers, Close on the control thread.
+// Thread contract: every method is thread-safe. Enqueue runs on I/O threads, PopBatch on
+// instance workers, Close on the control thread. Job callbacks are never called under mu_.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
+#include "scheduler/dynamic_batcher.h"
 #include "scheduler/infer_job.h"
 
 namespace tandem {
 
 class ModelQueue {
  public:
-  // Adds a job. Fails with UNAVAILABLE once the queue is closed; the job's `done` is not called
-  // then, the caller still owns the failure.
+  // `name` is used in messages; `max_size` 0 means unbounded.
+  ModelQueue(std::string name, BatchingOptions batching, size_t max_size);
+
+  // Adds a job. Fails, leaving the job unrun and its callback uncalled, with UNAVAILABLE when
+  // the queue is full (the client should retry) or closed.
   Status Enqueue(std::unique_ptr<InferJob> job);
 
-  // Blocks until a job is available and returns it, or returns null once the queue is closed
-  // and drained.
-  std::unique_ptr<InferJob> Pop();
+  // Blocks until a batch is ready and returns its jobs (never empty), or returns an empty vector
+  // once the queue is closed and drained. Jobs whose deadline passed are failed with
+  // DEADLINE_EXCEEDED here and never returned.
+  std::vector<std::unique_ptr<InferJob>> PopBatch();
 
-  // Refuses new jobs; jobs already queued are still handed out, then Pop returns null.
+  // Refuses new jobs. Queued jobs still run, without waiting for batching delays.
   void Close();
 
   size_t size() const;
 
  private:
+  // Moves jobs whose deadline has passed out of jobs_. REQUIRES: mu_ held.
+  void TakeExpired(SteadyClock::time_point now, std::vector<std::unique_ptr<InferJob>>& expired);
+
+  const std::string name_;
+  const DynamicBatcher batcher_;
+  const size_t max_size_;
   mutable std::mutex mu_;
-  std::condition_variable ready_;
+  std::condition_variable changed_;
   std::deque<std::unique_ptr<InferJob>> jobs_;  // guarded by mu_
   bool closed_ = false;                         // guarded by mu_
 };

@@ -123,6 +123,75 @@ std::string ModelConfigJson(const ModelConfig& config) {
   return Finish(buffer);
 }
 
+std::string ModelStatsJson(const std::vector<ModelStatsReport>& reports) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  auto duration = [&](const char* key, const DurationStat& d) {
+    w.Key(key);
+    w.StartObject();
+    w.Key("count");
+    w.Uint64(d.count);
+    w.Key("ns");
+    w.Uint64(d.ns);
+    w.EndObject();
+  };
+  w.StartObject();
+  w.Key("model_stats");
+  w.StartArray();
+  for (const ModelStatsReport& r : reports) {
+    const ModelStatsSnapshot& s = r.stats;
+    w.StartObject();
+    w.Key("name");
+    WriteString(w, r.name);
+    w.Key("version");
+    WriteString(w, r.version);
+    w.Key("last_inference");
+    w.Uint64(s.last_inference_ms);
+    w.Key("inference_count");
+    w.Uint64(s.inference_count);
+    w.Key("execution_count");
+    w.Uint64(s.execution_count);
+    w.Key("inference_stats");
+    w.StartObject();
+    duration("success", s.success);
+    duration("fail", s.fail);
+    duration("queue", s.queue);
+    duration("compute_input", s.compute_input);
+    duration("compute_infer", s.compute_infer);
+    duration("compute_output", s.compute_output);
+    w.EndObject();
+    w.Key("batch_stats");
+    w.StartArray();
+    for (const auto& [size, d] : s.batch_compute_infer) {
+      w.StartObject();
+      w.Key("batch_size");
+      w.Int64(size);
+      duration("compute_infer", d);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("instances");
+    w.StartArray();
+    for (const auto& instance : r.instances) {
+      w.StartObject();
+      w.Key("name");
+      WriteString(w, instance.name);
+      w.Key("device");
+      WriteString(w, instance.device);
+      w.Key("inference_count");
+      w.Uint64(instance.inference_count);
+      w.Key("execution_count");
+      w.Uint64(instance.execution_count);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Finish(buffer);
+}
+
 std::string RepositoryIndexJson(const std::vector<ModelVersionInfo>& index) {
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);

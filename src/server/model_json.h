@@ -20,6 +20,10 @@ std::string ModelMetadataJson(const ModelConfig& config, const std::vector<std::
 // GET /v2/models/{m}/config.
 std::string ModelConfigJson(const ModelConfig& config);
 
+// GET /v2/models[/{m}[/versions/{v}]]/stats: {"model_stats": [...]} in the v2 statistics
+// shape, each entry with an "instances" list added.
+std::string ModelStatsJson(const std::vector<ModelStatsReport>& reports);
+
 // POST /v2/repository/index: [{"name", "version", "state", "reason"}].
 std::string RepositoryIndexJson(const std::vector<ModelVersionInfo>& index);
 

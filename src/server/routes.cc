@@ -138,6 +138,7 @@ void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
     return route("POST",
                  [&] { exchange->Reply(JsonResponse(200, RepositoryIndexJson(engine_.Index()))); });
   }
+  if (is({"v2", "models", "stats"})) return route("GET", [&] { Stats(*exchange, "", ""); });
   if (parts.size() >= 3 && parts[0] == "v2" && parts[1] == "models") {
     return ModelRoute(std::move(exchange), parts);
   }
@@ -168,13 +169,14 @@ void Routes::ModelRoute(std::shared_ptr<HttpExchange> exchange,
     next = 5;
   }
   const std::string action = next < parts.size() ? parts[next] : "";
-  if (next + 1 < parts.size() ||
-      (next < parts.size() && action != "ready" && action != "config" && action != "infer")) {
+  if (next + 1 < parts.size() || (next < parts.size() && action != "ready" && action != "config" &&
+                                  action != "infer" && action != "stats")) {
     return exchange->Reply(NoRoute(request));
   }
   const char* allowed = action == "infer" ? "POST" : "GET";
   if (request.method != allowed) return exchange->Reply(MethodNotAllowed(request, allowed));
   if (action == "infer") return V2Infer(std::move(exchange), model, version);
+  if (action == "stats") return Stats(*exchange, model, version);
   auto config = engine_.Config(model, version);
   if (!config.ok()) return exchange->Reply(StatusResponse(config.status()));
   if (action == "ready") {
@@ -185,6 +187,12 @@ void Routes::ModelRoute(std::shared_ptr<HttpExchange> exchange,
   std::vector<std::string> versions = *engine_.Versions(model);
   if (!version.empty()) versions = {version};
   exchange->Reply(JsonResponse(200, ModelMetadataJson(**config, versions)));
+}
+
+void Routes::Stats(HttpExchange& exchange, const std::string& model, const std::string& version) {
+  auto reports = engine_.Stats(model, version);
+  if (!reports.ok()) return exchange.Reply(StatusResponse(reports.status()));
+  exchange.Reply(JsonResponse(200, ModelStatsJson(*reports)));
 }
 
 void Routes::V2Infer(std::shared_ptr<HttpExchange> exchange, const std::string& model,

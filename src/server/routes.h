@@ -32,6 +32,8 @@ class Routes {
   void Ping(HttpExchange& exchange);
   void Invocations(std::shared_ptr<HttpExchange> exchange);
   void ModelRoute(std::shared_ptr<HttpExchange> exchange, const std::vector<std::string>& parts);
+  // /v2/models[/{m}[/versions/{v}]]/stats; empty model: every model.
+  void Stats(HttpExchange& exchange, const std::string& model, const std::string& version);
   void V2Infer(std::shared_ptr<HttpExchange> exchange, const std::string& model,
                const std::string& version);
   // Queues a decoded request; the response is encoded in `format` on the I/O thread.

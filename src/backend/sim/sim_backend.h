@@ -1,0 +1,16 @@
+// The sim backend: models that run on simulated GPUs (DESIGN.md §5). A batch occupies its sim
+// device for latency_us + per_item_us × batch of wall time, and output i = input i × scale +
+// offset, elementwise, same shape and dtype, so results can be checked.
+#pragma once
+
+#include <memory>
+
+#include "backend/backend.h"
+#include "device/device_set.h"
+
+namespace tandem {
+
+// `devices` must outlive the backend and its instances.
+std::unique_ptr<Backend> MakeSimBackend(const DeviceSet& devices);
+
+}  // namespace tandem

@@ -221,3 +221,24 @@ TEST_F(RepositoryTest, AMissingRepositoryIsAProblem) {
 
 }  // namespace
 }  // namespace tandem
+
+namespace tandem {
+namespace {
+
+TEST(ModelConfigTest, SimModelsMirrorInputsAndTakeNumericParameters) {
+  auto problems = ProblemsOf(R"(
+backend: sim
+inputs: [{name: a, datatype: FP32, shape: [2]}, {name: b, datatype: BOOL, shape: [1]}]
+outputs: [{name: y, datatype: INT32, shape: [2]}]
+parameters: {latency_us: -5, scale: big, speed: 3}
+)");
+  EXPECT_TRUE(Mentions(problems, "outputs: a sim model declares as many outputs as inputs"));
+  EXPECT_TRUE(Mentions(problems, "outputs[0]: must have the datatype and shape of inputs[0]"));
+  EXPECT_TRUE(Mentions(problems, "inputs[1].datatype: sim models compute on integer"));
+  EXPECT_TRUE(Mentions(problems, "parameters.latency_us: must be 0 or more"));
+  EXPECT_TRUE(Mentions(problems, "parameters.scale: 'big' is not a number"));
+  EXPECT_TRUE(Mentions(problems, "parameters.speed: unknown sim parameter"));
+}
+
+}  // namespace
+}  // namespace tandem

@@ -2,7 +2,7 @@
 BUILD ?= build
 PYTHON := .venv/bin/python
 
-.PHONY: setup build example run test unit-test py-test format format-check clean
+.PHONY: setup build example run test unit-test py-test format format-check bench-scaling clean
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -26,6 +26,10 @@ py-test: build
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) -m pytest -q tests/integration tests/e2e tests/gpu
 
 test: format-check unit-test py-test
+
+# Simulated-GPU scaling (about 3 minutes); writes bench/results/ and docs/performance.md.
+bench-scaling: build
+	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/scaling/run.py
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -17,7 +17,7 @@ apt_packages=(
   libboost-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libturbojpeg0-dev libspng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl
+  curl wrk
 )
 
 missing=()
@@ -42,6 +42,10 @@ if [ ! -f "$venv/.complete" ]; then
   "$venv/bin/pip" install -q --upgrade pip >&2
   "$venv/bin/pip" install -q -r "$root/requirements.txt" >&2
   touch "$venv/.complete"
+  # Environments for older requirements are several GB each: keep only the current one.
+  for old in "$cache"/venv-*; do
+    [ "$old" = "$venv" ] || rm -rf "$old"
+  done
 fi
 # A stable name for the cached environment, so the Makefile and tests need not know the hash.
 ln -sfn "$venv" "$root/.venv"

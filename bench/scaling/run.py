@@ -50,8 +50,8 @@ def to_ms(value: str) -> float:
 
 def run_wrk(port: int, script: str, concurrency: int, seconds: int) -> dict:
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(concurrency), "-d", f"{seconds}s", "--timeout", "30s", "--latency",
-         "-s", script, f"http://127.0.0.1:{port}/v2/models/sim/infer"],
+        ["wrk", "-t", "2", "-c", str(concurrency), "-d", f"{seconds}s", "--timeout", "30s",
+         "--latency", "-s", script, f"http://127.0.0.1:{port}/v2/models/sim/infer"],
         capture_output=True, text=True, check=True).stdout
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -74,9 +74,12 @@ def plot(rows: list[dict], path: pathlib.Path) -> None:
     for c in sorted({r["concurrency"] for r in rows}):
         sel = [r for r in rows if r["concurrency"] == c]
         devices = [r["devices"] for r in sel]
-        ax1.plot(devices, [r["throughput_rps"] for r in sel], marker="o", label=f"{c} clients")
-        ax2.plot(devices, [r["p50_ms"] for r in sel], marker="o", label=f"p50, {c} clients")
-        ax2.plot(devices, [r["p99_ms"] for r in sel], marker="x", linestyle="--",
+        (line,) = ax1.plot(devices, [r["throughput_rps"] for r in sel], marker="o",
+                           label=f"{c} clients")
+        color = line.get_color()
+        ax2.plot(devices, [r["p50_ms"] for r in sel], marker="o", color=color,
+                 label=f"p50, {c} clients")
+        ax2.plot(devices, [r["p99_ms"] for r in sel], marker="x", linestyle="--", color=color,
                  label=f"p99, {c} clients")
     ideal = [r for r in rows if r["devices"] == 1]
     if ideal:

@@ -37,16 +37,21 @@ for _ in range(600):
 PY
 }
 
-# Throughput of the example classifier: the same model on one CPU instance, then on cuda:0.
+# Throughput of the example classifier on one CPU instance, one GPU instance, and one GPU
+# instance with dynamic batching.
 $py examples/classifier/export.py >/dev/null
-for devices in cpu gpu; do
-  repo=/tmp/bench-$devices
+for variant in cpu gpu gpu-batched; do
+  repo=/tmp/bench-$variant
   rm -rf "$repo" && cp -r examples/classifier/repository "$repo"
-  sed -i "s/devices: auto/devices: $devices/" "$repo/classifier/model.yaml"
-  "$carry/tandem" serve --model-repository "$repo" --port 8090 2>"$out/serve-$devices.log" &
+  yaml="$repo/classifier/model.yaml"
+  sed -i "s/devices: auto/devices: ${variant%-batched}/" "$yaml"
+  if [ "$variant" = gpu-batched ]; then
+    echo "dynamic_batching: {max_queue_delay_us: 500, preferred_batch_sizes: [8]}" >>"$yaml"
+  fi
+  "$carry/tandem" serve --model-repository "$repo" --port 8090 2>"$out/serve-$variant.log" &
   server=$!
   wait_ready 8090
-  $py bench/http_load.py --port 8090 --concurrency 1,8,32 --seconds 6 --label "$devices" \
-    --out "$out/load-$devices.json"
+  $py bench/http_load.py --port 8090 --concurrency 1,8,32,64 --seconds 5 --label "$variant" \
+    --out "$out/load-$variant.json"
   kill -TERM $server; wait $server
 done

@@ -49,23 +49,19 @@ std::string ModelMetadataJson(const ModelConfig& config, const std::vector<std::
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();
-  w.Key("name");
-  WriteString(w, config.name);
+  WriteField(w, "name", config.name);
   w.Key("versions");
   w.StartArray();
   for (const std::string& v : versions) WriteString(w, v);
   w.EndArray();
-  w.Key("platform");
-  WriteString(w, Platform(config));
+  WriteField(w, "platform", Platform(config));
   auto tensors = [&](const char* key, const std::vector<TensorConfig>& list) {
     w.Key(key);
     w.StartArray();
     for (const TensorConfig& t : list) {
       w.StartObject();
-      w.Key("name");
-      WriteString(w, t.name);
-      w.Key("datatype");
-      WriteString(w, DataTypeName(t.dtype));
+      WriteField(w, "name", t.name);
+      WriteField(w, "datatype", DataTypeName(t.dtype));
       w.Key("shape");
       WriteDims(w, config.batched() ? t.shape.Prepend(Shape::kAnyDim) : t.shape);
       w.EndObject();
@@ -82,12 +78,9 @@ std::string ModelConfigJson(const ModelConfig& config) {
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();
-  w.Key("name");
-  WriteString(w, config.name);
-  w.Key("platform");
-  WriteString(w, Platform(config));
-  w.Key("backend");
-  WriteString(w, config.backend);
+  WriteField(w, "name", config.name);
+  WriteField(w, "platform", Platform(config));
+  WriteField(w, "backend", config.backend);
   w.Key("max_batch_size");
   w.Int64(config.max_batch_size);
   auto tensors = [&](const char* key, const std::vector<TensorConfig>& list) {
@@ -95,10 +88,8 @@ std::string ModelConfigJson(const ModelConfig& config) {
     w.StartArray();
     for (const TensorConfig& t : list) {
       w.StartObject();
-      w.Key("name");
-      WriteString(w, t.name);
-      w.Key("data_type");
-      WriteString(w, ConfigTypeName(t.dtype));
+      WriteField(w, "name", t.name);
+      WriteField(w, "data_type", ConfigTypeName(t.dtype));
       w.Key("dims");
       WriteDims(w, t.shape);
       w.EndObject();
@@ -129,10 +120,8 @@ std::string ModelStatsJson(const std::vector<ModelStatsReport>& reports) {
   auto duration = [&](const char* key, const DurationStat& d) {
     w.Key(key);
     w.StartObject();
-    w.Key("count");
-    w.Uint64(d.count);
-    w.Key("ns");
-    w.Uint64(d.ns);
+    WriteUintField(w, "count", d.count);
+    WriteUintField(w, "ns", d.ns);
     w.EndObject();
   };
   w.StartObject();
@@ -141,16 +130,11 @@ std::string ModelStatsJson(const std::vector<ModelStatsReport>& reports) {
   for (const ModelStatsReport& r : reports) {
     const ModelStatsSnapshot& s = r.stats;
     w.StartObject();
-    w.Key("name");
-    WriteString(w, r.name);
-    w.Key("version");
-    WriteString(w, r.version);
-    w.Key("last_inference");
-    w.Uint64(s.last_inference_ms);
-    w.Key("inference_count");
-    w.Uint64(s.inference_count);
-    w.Key("execution_count");
-    w.Uint64(s.execution_count);
+    WriteField(w, "name", r.name);
+    WriteField(w, "version", r.version);
+    WriteUintField(w, "last_inference", s.last_inference_ms);
+    WriteUintField(w, "inference_count", s.inference_count);
+    WriteUintField(w, "execution_count", s.execution_count);
     w.Key("inference_stats");
     w.StartObject();
     duration("success", s.success);
@@ -174,14 +158,10 @@ std::string ModelStatsJson(const std::vector<ModelStatsReport>& reports) {
     w.StartArray();
     for (const auto& instance : r.instances) {
       w.StartObject();
-      w.Key("name");
-      WriteString(w, instance.name);
-      w.Key("device");
-      WriteString(w, instance.device);
-      w.Key("inference_count");
-      w.Uint64(instance.inference_count);
-      w.Key("execution_count");
-      w.Uint64(instance.execution_count);
+      WriteField(w, "name", instance.name);
+      WriteField(w, "device", instance.device);
+      WriteUintField(w, "inference_count", instance.inference_count);
+      WriteUintField(w, "execution_count", instance.execution_count);
       w.EndObject();
     }
     w.EndArray();
@@ -198,14 +178,10 @@ std::string RepositoryIndexJson(const std::vector<ModelVersionInfo>& index) {
   w.StartArray();
   for (const ModelVersionInfo& info : index) {
     w.StartObject();
-    w.Key("name");
-    WriteString(w, info.name);
-    w.Key("version");
-    WriteString(w, info.version);
-    w.Key("state");
-    WriteString(w, ModelStateName(info.state));
-    w.Key("reason");
-    WriteString(w, info.reason);
+    WriteField(w, "name", info.name);
+    WriteField(w, "version", info.version);
+    WriteField(w, "state", ModelStateName(info.state));
+    WriteField(w, "reason", info.reason);
     w.EndObject();
   }
   w.EndArray();

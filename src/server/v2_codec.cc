@@ -421,25 +421,20 @@ EncodedResponse EncodeInferResponse(const InferResponse& response, const OutputE
   JsonWriter w(buffer);
   std::vector<const Tensor*> binary;
   w.StartObject();
-  w.Key("model_name");
-  WriteString(w, response.model);
+  WriteField(w, "model_name", response.model);
   if (!response.version.empty()) {
-    w.Key("model_version");
-    WriteString(w, response.version);
+    WriteField(w, "model_version", response.version);
   }
   if (!response.id.empty()) {
-    w.Key("id");
-    WriteString(w, response.id);
+    WriteField(w, "id", response.id);
   }
   w.Key("outputs");
   w.StartArray();
   for (const NamedTensor& output : response.outputs) {
     const Tensor& t = output.tensor;
     w.StartObject();
-    w.Key("name");
-    WriteString(w, output.name);
-    w.Key("datatype");
-    WriteString(w, DataTypeName(t.dtype()));
+    WriteField(w, "name", output.name);
+    WriteField(w, "datatype", DataTypeName(t.dtype()));
     w.Key("shape");
     w.StartArray();
     for (int64_t d : t.shape().dims()) w.Int64(d);
@@ -449,8 +444,7 @@ EncodedResponse EncodeInferResponse(const InferResponse& response, const OutputE
     if (as_binary) {
       w.Key("parameters");
       w.StartObject();
-      w.Key("binary_data_size");
-      w.Uint64(t.byte_size());
+      WriteUintField(w, "binary_data_size", t.byte_size());
       w.EndObject();
       binary.push_back(&t);
     } else {

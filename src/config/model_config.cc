@@ -34,34 +34,6 @@ std::string BackendArtifact(std::string_view backend) {
 
 namespace {
 
-std::vector<TensorConfig> ParseTensors(const YamlFields& fields, const YAML::Node& node,
-                                       const std::string& key) {
-  std::vector<TensorConfig> tensors;
-  if (!node || !node.IsSequence() || node.size() == 0) {
-    fields.Problem(key, "must be a non-empty list of {name, datatype, shape}");
-    return tensors;
-  }
-  std::set<std::string> names;
-  for (size_t i = 0; i < node.size(); ++i) {
-    const std::string at = key + "[" + std::to_string(i) + "]";
-    const YAML::Node& item = node[i];
-    if (!item.IsMap()) {
-      fields.Problem(at, "must be a map {name, datatype, shape}");
-      continue;
-    }
-    fields.CheckKeys(item, at, {"name", "datatype", "shape"});
-    TensorConfig t;
-    t.name = fields.RequiredString(item, at, "name");
-    if (!t.name.empty() && !names.insert(t.name).second) {
-      fields.Problem(at + ".name", "'" + t.name + "' appears twice");
-    }
-    if (auto dtype = fields.RequiredDataType(item, at)) t.dtype = *dtype;
-    if (auto shape = fields.RequiredShape(item, at)) t.shape = *shape;
-    tensors.push_back(std::move(t));
-  }
-  return tensors;
-}
-
 std::optional<DynamicBatchingConfig> ParseDynamicBatching(const YamlFields& fields,
                                                           const YAML::Node& node,
                                                           int64_t max_batch_size) {
@@ -220,8 +192,8 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
                    "unknown backend '" + config.backend + "' (expected torchscript or sim)");
   }
   config.max_batch_size = fields.OptionalInt(root, "", "max_batch_size", 0, 0);
-  config.inputs = ParseTensors(fields, root["inputs"], "inputs");
-  config.outputs = ParseTensors(fields, root["outputs"], "outputs");
+  config.inputs = fields.TensorList(root["inputs"], "inputs");
+  config.outputs = fields.TensorList(root["outputs"], "outputs");
   config.dynamic_batching =
       ParseDynamicBatching(fields, root["dynamic_batching"], config.max_batch_size);
   config.instances = ParseInstances(fields, root["instances"]);

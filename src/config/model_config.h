@@ -9,17 +9,12 @@
 #include <vector>
 
 #include "config/config_problems.h"
+#include "config/tensor_config.h"
 #include "core/data_type.h"
 #include "core/device.h"
 #include "core/shape.h"
 
 namespace tandem {
-
-struct TensorConfig {
-  std::string name;
-  DataType dtype = DataType::kFp32;
-  Shape shape;  // excludes the batch dimension; -1 = any size
-};
 
 struct DynamicBatchingConfig {
   int64_t max_queue_delay_us = 0;

@@ -1,6 +1,7 @@
 #include "config/yaml_fields.h"
 
 #include <charconv>
+#include <set>
 
 namespace tandem {
 
@@ -88,6 +89,51 @@ std::vector<int64_t> YamlFields::OptionalIntList(const YAML::Node& map, const st
     values.push_back(*value);
   }
   return values;
+}
+
+std::vector<TensorConfig> YamlFields::TensorList(const YAML::Node& node,
+                                                 const std::string& key) const {
+  std::vector<TensorConfig> tensors;
+  if (!node || !node.IsSequence() || node.size() == 0) {
+    Problem(key, "must be a non-empty list of {name, datatype, shape}");
+    return tensors;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string at = key + "[" + std::to_string(i) + "]";
+    const YAML::Node& item = node[i];
+    if (!item.IsMap()) {
+      Problem(at, "must be a map {name, datatype, shape}");
+      continue;
+    }
+    CheckKeys(item, at, {"name", "datatype", "shape"});
+    TensorConfig t;
+    t.name = RequiredString(item, at, "name");
+    if (!t.name.empty() && !names.insert(t.name).second) {
+      Problem(at + ".name", "'" + t.name + "' appears twice");
+    }
+    if (auto dtype = RequiredDataType(item, at)) t.dtype = *dtype;
+    if (auto shape = RequiredShape(item, at)) t.shape = *shape;
+    tensors.push_back(std::move(t));
+  }
+  return tensors;
+}
+
+std::vector<std::pair<std::string, std::string>> YamlFields::NameMap(const YAML::Node& node,
+                                                                     const std::string& key) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!node || !node.IsMap() || node.size() == 0) {
+    Problem(key, "must be a non-empty map of step tensor names to pipeline tensor names");
+    return out;
+  }
+  for (const auto& kv : node) {
+    if (!kv.second.IsScalar() || kv.second.Scalar().empty()) {
+      Problem(key + "." + kv.first.Scalar(), "must name a pipeline tensor");
+      continue;
+    }
+    out.emplace_back(kv.first.Scalar(), kv.second.Scalar());
+  }
+  return out;
 }
 
 std::optional<DataType> YamlFields::RequiredDataType(const YAML::Node& map,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config_problems.h"
+#include "config/tensor_config.h"
 #include "core/data_type.h"
 #include "core/shape.h"
 
@@ -34,6 +35,11 @@ class YamlFields {
                       int64_t fallback, int64_t min) const;
   std::vector<int64_t> OptionalIntList(const YAML::Node& map, const std::string& at,
                                        const std::string& key, int64_t min, int64_t max) const;
+  // A non-empty list of {name, datatype, shape} with unique names.
+  std::vector<TensorConfig> TensorList(const YAML::Node& node, const std::string& key) const;
+  // A map of names to names (a pipeline step's `inputs:` or `outputs:`), in file order.
+  std::vector<std::pair<std::string, std::string>> NameMap(const YAML::Node& node,
+                                                           const std::string& key) const;
   std::optional<DataType> RequiredDataType(const YAML::Node& map, const std::string& at) const;
   std::optional<Shape> RequiredShape(const YAML::Node& map, const std::string& at) const;
 

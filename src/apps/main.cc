@@ -10,6 +10,7 @@
 
 #include "config/repository.h"
 #include "engine/engine.h"
+#include "pipeline/pipeline_validation.h"
 #include "server/http_server.h"
 #include "server/routes.h"
 
@@ -39,6 +40,7 @@ std::string Env(const char* name) {
 
 int Check(const std::string& repository) {
   RepositoryScan scan = ScanRepository(repository);
+  ValidatePipelines(scan);
   for (const ConfigProblem& p : scan.problems.all()) std::cout << p.ToString() << "\n";
   if (!scan.problems.empty()) {
     std::cout << scan.problems.size() << " problem(s) found in " << repository << "\n";
@@ -49,7 +51,11 @@ int Check(const std::string& repository) {
     for (int64_t v : m.versions) std::cout << " " << v;
     std::cout << "\n";
   }
-  std::cout << repository << " is valid: " << scan.models.size() << " model(s)\n";
+  for (const PipelineSource& p : scan.pipelines) {
+    std::cout << p.config.name << ": pipeline of " << p.config.steps.size() << " steps\n";
+  }
+  std::cout << repository << " is valid: " << scan.models.size() << " model(s), "
+            << scan.pipelines.size() << " pipeline(s)\n";
   return 0;
 }
 

@@ -17,6 +17,13 @@ std::optional<int64_t> VersionNumber(const std::string& name) {
   return v;
 }
 
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 // Finds the version folders of one model and checks each holds the backend's file.
 std::vector<int64_t> ScanVersions(const fs::path& dir, const ModelConfig& config,
                                   ConfigProblems& problems) {
@@ -66,21 +73,26 @@ RepositoryScan ScanRepository(const fs::path& root) {
     const std::string name = dir.filename().string();
     const fs::path model_file = dir / "model.yaml";
     const fs::path pipeline_file = dir / "pipeline.yaml";
+    if (fs::exists(pipeline_file) && fs::exists(model_file)) {
+      scan.problems.Add(dir.string(), "", "holds both model.yaml and pipeline.yaml; keep one");
+      continue;
+    }
     if (fs::exists(pipeline_file)) {
-      scan.problems.Add(pipeline_file.string(), "",
-                        "pipelines are not supported by this version of tandem yet");
+      const size_t before = scan.problems.size();
+      PipelineSource source{
+          ParsePipelineConfig(ReadFile(pipeline_file), name, pipeline_file.string(), scan.problems),
+          pipeline_file};
+      if (scan.problems.size() == before) scan.pipelines.push_back(std::move(source));
       continue;
     }
     if (!fs::exists(model_file)) {
       scan.problems.Add(dir.string(), "", "holds neither model.yaml nor pipeline.yaml");
       continue;
     }
-    std::ifstream in(model_file);
-    std::stringstream text;
-    text << in.rdbuf();
     const size_t before = scan.problems.size();
     ModelSource source;
-    source.config = ParseModelConfig(text.str(), name, model_file.string(), scan.problems);
+    source.config =
+        ParseModelConfig(ReadFile(model_file), name, model_file.string(), scan.problems);
     source.dir = dir;
     if (scan.problems.size() != before) continue;
     source.versions = ScanVersions(dir, source.config, scan.problems);

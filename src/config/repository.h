@@ -10,6 +10,7 @@
 
 #include "config/config_problems.h"
 #include "config/model_config.h"
+#include "config/pipeline_config.h"
 
 namespace tandem {
 
@@ -19,12 +20,19 @@ struct ModelSource {
   std::vector<int64_t> versions;  // ascending; a backend that needs no file serves version 1
 };
 
-struct RepositoryScan {
-  std::vector<ModelSource> models;  // sorted by name
-  ConfigProblems problems;          // every problem found, in every file
+struct PipelineSource {
+  PipelineConfig config;
+  std::filesystem::path file;  // its pipeline.yaml
 };
 
-// Reads every model folder under `root`. Models with problems are reported, not returned.
+struct RepositoryScan {
+  std::vector<ModelSource> models;        // sorted by name
+  std::vector<PipelineSource> pipelines;  // sorted by name; checked as graphs only
+  ConfigProblems problems;                // every problem found, in every file
+};
+
+// Reads every model and pipeline folder under `root`. Those with problems are reported, not
+// returned.
 RepositoryScan ScanRepository(const std::filesystem::path& root);
 
 }  // namespace tandem

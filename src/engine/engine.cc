@@ -2,10 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <set>
-
 #include "backend/backend.h"
 #include "engine/request_validation.h"
+#include "pipeline/pipeline_validation.h"
 #include "scheduler/instance_worker.h"
 #include "scheduler/model_queue.h"
 
@@ -75,7 +74,12 @@ Engine::~Engine() { Shutdown(); }
 
 StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   RepositoryScan scan = ScanRepository(options.repository);
+  ValidatePipelines(scan);
   RETURN_IF_ERROR(scan.problems.ToStatus());
+  if (!scan.pipelines.empty()) {
+    return Unimplemented("pipeline '" + scan.pipelines.front().config.name +
+                         "' is valid, but this version of tandem does not serve pipelines yet");
+  }
   ASSIGN_OR_RETURN(DeviceSet devices,
                    DeviceSet::Create(DeviceSet::CountCudaDevices(), options.devices));
   return std::unique_ptr<Engine>(

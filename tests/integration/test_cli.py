@@ -50,3 +50,40 @@ def test_serve_refuses_devices_the_host_does_not_have(repository):
     r = run("serve", "--model-repository", str(repository), "--port", "0", "--devices", "cuda:63")
     assert r.returncode == 1
     assert "--devices names cuda:63, which this host does not have" in r.stderr
+
+
+PIPELINE = """\
+inputs: [{name: raw, datatype: FP32, shape: [-1, 1]}]
+outputs: [{name: result, datatype: FP32, shape: [-1, 1]}]
+steps:
+  - {name: first, model: versioned, inputs: {x: raw}, outputs: {y: middle}}
+  - {name: second, model: versioned, inputs: {x: middle}, outputs: {y: result}}
+"""
+
+
+def test_check_validates_pipelines_against_their_models(repository, tmp_path):
+    import shutil
+    repo = tmp_path / "repo"
+    shutil.copytree(repository / "versioned", repo / "versioned")
+    (repo / "chain").mkdir()
+    (repo / "chain" / "pipeline.yaml").write_text(PIPELINE)
+    r = run("check", str(repo))
+    assert r.returncode == 0, r.stdout
+    assert "chain: pipeline of 2 steps" in r.stdout
+
+    (repo / "chain" / "pipeline.yaml").write_text(PIPELINE.replace("{x: middle}", "{z: middle}"))
+    r = run("check", str(repo))
+    assert r.returncode == 1
+    assert (f"{repo}/chain/pipeline.yaml: steps[second].inputs.z: model 'versioned' has no "
+            "input 'z'") in r.stdout
+
+
+def test_serve_says_pipelines_are_not_served_yet(repository, tmp_path):
+    import shutil
+    repo = tmp_path / "repo"
+    shutil.copytree(repository / "versioned", repo / "versioned")
+    (repo / "chain").mkdir()
+    (repo / "chain" / "pipeline.yaml").write_text(PIPELINE)
+    r = run("serve", "--model-repository", str(repo), "--port", "0")
+    assert r.returncode == 1
+    assert "does not serve pipelines yet" in r.stderr

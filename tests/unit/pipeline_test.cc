@@ -1,0 +1,177 @@
+#include <gtest/gtest.h>
+
+#include "config/model_config.h"
+#include "config/pipeline_config.h"
+#include "pipeline/pipeline_validation.h"
+
+namespace tandem {
+namespace {
+
+PipelineConfig Parse(const std::string& yaml, ConfigProblems& problems) {
+  return ParsePipelineConfig(yaml, "p", "p/pipeline.yaml", problems);
+}
+
+std::string AllProblems(const ConfigProblems& problems) { return problems.ToStatus().message(); }
+
+void ExpectProblem(const ConfigProblems& problems, const std::string& text) {
+  EXPECT_NE(AllProblems(problems).find(text), std::string::npos)
+      << "expected: " << text << "\ngot: " << AllProblems(problems);
+}
+
+constexpr const char* kTwoSteps = R"(
+placement: free
+inputs: [{name: image, datatype: FP32, shape: [-1, 3, 8, 8]}]
+outputs: [{name: alpha, datatype: FP32, shape: [-1, 1, 8, 8]}]
+steps:
+  - {name: matte, model: matting, inputs: {rgb: image, mask: trimap}, outputs: {alpha: alpha}}
+  - {name: segment, model: segmenter, inputs: {x: image}, outputs: {mask: trimap},
+     params: {size: [320, 320], values: {1: 128, 2: 255}, mode: fast}}
+)";
+
+TEST(PipelineConfigTest, ParsesAndOrdersStepsByDependency) {
+  ConfigProblems problems;
+  PipelineConfig p = Parse(kTwoSteps, problems);
+  ASSERT_TRUE(problems.empty()) << AllProblems(problems);
+  EXPECT_EQ(p.placement, Placement::kFree);
+  ASSERT_EQ(p.steps.size(), 2u);
+  EXPECT_EQ(p.steps[0].name, "segment");  // produces trimap, which matte reads
+  EXPECT_EQ(p.steps[1].name, "matte");
+  const StepParam& size = p.steps[0].params.at("size");
+  EXPECT_EQ(size.kind, StepParam::Kind::kList);
+  EXPECT_EQ(size.list, (std::vector<std::string>{"320", "320"}));
+  EXPECT_EQ(p.steps[0].params.at("values").map.size(), 2u);
+  EXPECT_EQ(p.steps[0].params.at("mode").scalar, "fast");
+}
+
+TEST(PipelineConfigTest, DefaultsToAffinity) {
+  ConfigProblems problems;
+  PipelineConfig p = Parse(R"(
+inputs: [{name: x, datatype: FP32, shape: [1]}]
+outputs: [{name: y, datatype: FP32, shape: [1]}]
+steps: [{name: s, model: m, inputs: {a: x}, outputs: {b: y}}]
+)",
+                           problems);
+  ASSERT_TRUE(problems.empty()) << AllProblems(problems);
+  EXPECT_EQ(p.placement, Placement::kAffinity);
+}
+
+TEST(PipelineConfigTest, ReportsGraphProblemsByStepAndTensor) {
+  ConfigProblems problems;
+  Parse(R"(
+placement: sideways
+inputs: [{name: x, datatype: FP32, shape: [1]}]
+outputs: [{name: y, datatype: FP32, shape: [1]}, {name: z, datatype: FP32, shape: [1]}]
+steps:
+  - {name: a, model: m, inputs: {in: b_out}, outputs: {out: a_out}}
+  - {name: b, model: m, inputs: {in: a_out}, outputs: {out: b_out}}
+  - {name: c, model: m, op: argmax, inputs: {in: missing}, outputs: {out: y}}
+  - {name: c, model: m, inputs: {in: x}, outputs: {out: x}}
+)",
+        problems);
+  ExpectProblem(problems, "p/pipeline.yaml: placement: 'sideways' is not affinity or free");
+  ExpectProblem(problems, "steps[c]: needs exactly one of 'model'");
+  ExpectProblem(problems, "steps[c].name: another step is also named 'c'");
+  ExpectProblem(problems,
+                "steps[c].outputs.out: tensor 'x' is already produced by the pipeline's inputs");
+  ExpectProblem(problems, "steps[c].inputs.in: reads tensor 'missing', which no step");
+  ExpectProblem(problems, "outputs[z]: no step produces the pipeline output 'z'");
+  ExpectProblem(problems, "steps: the steps a, b depend on each other in a cycle");
+}
+
+TEST(PipelineConfigTest, RequiresStepsAndMaps) {
+  ConfigProblems problems;
+  Parse(R"(
+inputs: [{name: x, datatype: FP32, shape: [1]}]
+outputs: [{name: y, datatype: FP32, shape: [1]}]
+steps: [{name: s, model: m, inputs: [x], outputs: {}}]
+)",
+        problems);
+  ExpectProblem(problems, "steps[s].inputs: must be a non-empty map");
+  ExpectProblem(problems, "steps[s].outputs: must be a non-empty map");
+  ConfigProblems none;
+  Parse(
+      "inputs: [{name: x, datatype: FP32, shape: [1]}]\n"
+      "outputs: [{name: y, datatype: FP32, shape: [1]}]\n",
+      none);
+  ExpectProblem(none, "steps: must be a non-empty list");
+}
+
+ModelSource Model(const std::string& yaml, const std::string& name) {
+  ConfigProblems problems;
+  ModelSource source;
+  source.config = ParseModelConfig(yaml, name, name + "/model.yaml", problems);
+  EXPECT_TRUE(problems.empty()) << AllProblems(problems);
+  source.versions = {1};
+  return source;
+}
+
+RepositoryScan TwoModelRepository(const std::string& pipeline_yaml) {
+  RepositoryScan scan;
+  scan.models.push_back(Model(R"(
+backend: torchscript
+max_batch_size: 4
+inputs: [{name: x, datatype: FP32, shape: [3, 8, 8]}]
+outputs: [{name: mask, datatype: FP32, shape: [1, 8, 8]}]
+)",
+                              "segmenter"));
+  scan.models.push_back(Model(R"(
+backend: torchscript
+max_batch_size: 4
+inputs: [{name: rgb, datatype: FP32, shape: [3, 8, 8]}, {name: mask, datatype: FP32, shape: [1, -1, -1]}]
+outputs: [{name: alpha, datatype: FP32, shape: [1, 8, 8]}]
+)",
+                              "matting"));
+  PipelineSource pipeline;
+  pipeline.file = "p/pipeline.yaml";
+  pipeline.config = Parse(pipeline_yaml, scan.problems);
+  EXPECT_TRUE(scan.problems.empty()) << AllProblems(scan.problems);
+  scan.pipelines.push_back(std::move(pipeline));
+  return scan;
+}
+
+TEST(PipelineValidationTest, AcceptsMatchingModels) {
+  RepositoryScan scan = TwoModelRepository(kTwoSteps);
+  ValidatePipelines(scan);
+  EXPECT_TRUE(scan.problems.empty()) << AllProblems(scan.problems);
+  EXPECT_EQ(scan.pipelines.size(), 1u);
+}
+
+TEST(PipelineValidationTest, NamesStepTensorAndBothSidesOfAConflict) {
+  RepositoryScan scan = TwoModelRepository(R"(
+inputs: [{name: image, datatype: FP64, shape: [-1, 3, 8, 8]}]
+outputs: [{name: alpha, datatype: UINT8, shape: [-1, 1, 8, 8]}]
+steps:
+  - {name: segment, model: segmenter, inputs: {x: image}, outputs: {mask: trimap, logits: l}}
+  - {name: matte, model: matting, inputs: {rgb: image2, mask: trimap}, outputs: {alpha: alpha}}
+  - {name: decode, op: image.decode, inputs: {bytes: image}, outputs: {image: image2}}
+  - {name: extra, model: nonexistent, inputs: {a: image}, outputs: {b: unused}}
+)");
+  ValidatePipelines(scan);
+  EXPECT_TRUE(scan.pipelines.empty());
+  ExpectProblem(scan.problems,
+                "p/pipeline.yaml: steps[segment].inputs.x: tensor 'image' is FP64 [-1, 3, 8, 8] "
+                "from pipeline input but input 'x' of model 'segmenter' takes FP32 [-1, 3, 8, 8]");
+  ExpectProblem(scan.problems,
+                "steps[segment].outputs.logits: model 'segmenter' has no output "
+                "'logits' (it returns mask)");
+  ExpectProblem(scan.problems, "steps[decode].op: unknown op 'image.decode'");
+  ExpectProblem(scan.problems, "steps[extra].model: unknown model 'nonexistent'");
+  ExpectProblem(scan.problems,
+                "outputs[alpha]: declared UINT8 [-1, 1, 8, 8] but it is FP32 "
+                "[-1, 1, 8, 8] from output 'alpha' of model 'matting'");
+}
+
+TEST(PipelineValidationTest, UnfedModelInputsAreReported) {
+  RepositoryScan scan = TwoModelRepository(R"(
+inputs: [{name: image, datatype: FP32, shape: [-1, 3, 8, 8]}]
+outputs: [{name: alpha, datatype: FP32, shape: [-1, 1, 8, 8]}]
+steps:
+  - {name: matte, model: matting, inputs: {rgb: image}, outputs: {alpha: alpha}}
+)");
+  ValidatePipelines(scan);
+  ExpectProblem(scan.problems,
+                "steps[matte].inputs: does not feed input 'mask' of model 'matting'");
+}
+
+}  // namespace
+}  // namespace tandem

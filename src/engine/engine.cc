@@ -3,7 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include "backend/backend.h"
-#include "engine/request_validation.h"
+#include "config/request_validation.h"
+#include "pipeline/pipeline_executor.h"
 #include "pipeline/pipeline_validation.h"
 #include "scheduler/instance_worker.h"
 #include "scheduler/model_queue.h"
@@ -52,13 +53,29 @@ struct Engine::Version {
   std::string reason;  // guarded by reason_mu
 };
 
+// A model, or a pipeline presented as one: a pipeline has a single version, a config whose
+// inputs and outputs are its own (full shapes, max_batch_size 0), and an executor once its
+// models are ready.
 struct Engine::Model {
   ModelConfig config;
   std::map<int64_t, std::unique_ptr<Version>> versions;  // immutable after Create
+  std::optional<PipelineConfig> pipeline;
+  std::unique_ptr<PipelineExecutor> executor;  // set by LoadAll before the version is READY
 };
 
-Engine::Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource> sources)
+Engine::Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource> sources,
+               std::vector<PipelineSource> pipelines)
     : options_(std::move(options)), devices_(std::move(devices)) {
+  for (PipelineSource& source : pipelines) {
+    auto model = std::make_unique<Model>();
+    model->pipeline = std::move(source.config);
+    model->config.name = model->pipeline->name;
+    model->config.backend = "pipeline";
+    model->config.inputs = model->pipeline->inputs;
+    model->config.outputs = model->pipeline->outputs;
+    model->versions[1] = std::make_unique<Version>(model->config, 1, source.file.parent_path());
+    models_[model->config.name] = std::move(model);
+  }
   for (ModelSource& source : sources) {
     auto model = std::make_unique<Model>();
     model->config = std::move(source.config);
@@ -76,38 +93,71 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   RepositoryScan scan = ScanRepository(options.repository);
   ValidatePipelines(scan);
   RETURN_IF_ERROR(scan.problems.ToStatus());
-  if (!scan.pipelines.empty()) {
-    return Unimplemented("pipeline '" + scan.pipelines.front().config.name +
-                         "' is valid, but this version of tandem does not serve pipelines yet");
-  }
   ASSIGN_OR_RETURN(DeviceSet devices,
                    DeviceSet::Create(DeviceSet::CountCudaDevices(), options.devices));
-  return std::unique_ptr<Engine>(
-      new Engine(std::move(options), std::move(devices), std::move(scan.models)));
+  return std::unique_ptr<Engine>(new Engine(std::move(options), std::move(devices),
+                                            std::move(scan.models), std::move(scan.pipelines)));
+}
+
+void Engine::SetState(const std::string& name, Version& version, const Status& status) {
+  if (status.ok()) {
+    version.state = ModelState::kReady;
+    return;
+  }
+  {
+    std::lock_guard lock(version.reason_mu);
+    version.reason = status.message();
+  }
+  version.state = ModelState::kUnavailable;
+  spdlog::error("'{}' version {} is unavailable: {}", name, version.number, status.message());
+}
+
+Status Engine::LoadPipeline(Model& pipeline) {
+  std::map<std::string, StepModel> steps;
+  for (const StepConfig& step : pipeline.pipeline->steps) {
+    // Validation guarantees the model exists; a pipeline runs on its highest version.
+    Model& model = *models_.at(step.model);
+    Version& version = *model.versions.rbegin()->second;
+    if (version.state != ModelState::kReady) {
+      return Unavailable("step '" + step.name + "': model '" + step.model + "' is not ready");
+    }
+    StepModel target{&model.config, &version.queue, {}};
+    for (const auto& worker : version.workers) target.devices.push_back(worker->device());
+    steps[step.model] = std::move(target);
+  }
+  ASSIGN_OR_RETURN(pipeline.executor, PipelineExecutor::Create(*pipeline.pipeline, steps));
+  return Status::Ok();
 }
 
 Status Engine::LoadAll() {
   Status first_error;
   for (auto& [name, model] : models_) {
+    if (model->pipeline) continue;  // after every model, below
     for (auto& [number, version] : model->versions) {
       Status status = LoadVersion(model->config, *version);
+      SetState(name, *version, status);
       if (status.ok()) {
-        version->state = ModelState::kReady;
         std::string where;
         for (const auto& worker : version->workers) {
           where += (where.empty() ? "" : ", ") + worker->device().ToString();
         }
         spdlog::info("model '{}' version {} is ready: {} instance(s) on {}", name, number,
                      version->workers.size(), where);
-      } else {
-        {
-          std::lock_guard lock(version->reason_mu);
-          version->reason = status.message();
-        }
-        version->state = ModelState::kUnavailable;
-        spdlog::error("model '{}' version {} failed to load: {}", name, number, status.message());
-        if (first_error.ok()) first_error = status;
+      } else if (first_error.ok()) {
+        first_error = status;
       }
+    }
+  }
+  for (auto& [name, model] : models_) {
+    if (!model->pipeline) continue;
+    Status status = LoadPipeline(*model);
+    SetState(name, *model->versions.begin()->second, status);
+    if (status.ok()) {
+      spdlog::info("pipeline '{}' is ready: {} steps, placement {}", name,
+                   model->pipeline->steps.size(),
+                   model->pipeline->placement == Placement::kAffinity ? "affinity" : "free");
+    } else if (first_error.ok()) {
+      first_error = status;
     }
   }
   return first_error;
@@ -165,6 +215,21 @@ StatusOr<Engine::Version*> Engine::FindVersion(const std::string& model,
                   ")");
 }
 
+namespace {
+
+// The response to `request` from a model's or pipeline's outputs (in config order).
+InferResponse MakeResponse(const ModelConfig& config, const std::string& model,
+                           const std::string& version, const std::string& id,
+                           const std::vector<size_t>& output_indices, std::vector<Tensor> outputs) {
+  InferResponse response{model, version, id, {}};
+  for (size_t index : output_indices) {
+    response.outputs.push_back({config.outputs[index].name, std::move(outputs[index])});
+  }
+  return response;
+}
+
+}  // namespace
+
 void Engine::Infer(InferRequest request, InferCallback done) {
   auto found = FindVersion(request.model, request.version);
   if (!found.ok()) return done(found.status());
@@ -177,6 +242,19 @@ void Engine::Infer(InferRequest request, InferCallback done) {
   }
   auto validated = ValidateRequest(config, request);
   if (!validated.ok()) return done(validated.status());
+  const Model& entry = *models_.at(request.model);
+  if (entry.executor) {
+    entry.executor->Run(
+        std::move(validated->inputs),
+        [done, output_indices = std::move(validated->output_indices), config = &config,
+         stats = &version.stats, start = SteadyClock::now(), model = request.model,
+         id = request.id](StatusOr<std::vector<Tensor>> outputs) {
+          stats->RecordRequest(outputs.ok(), SteadyClock::now() - start);
+          if (!outputs.ok()) return done(outputs.status());
+          done(MakeResponse(*config, model, "1", id, output_indices, std::move(*outputs)));
+        });
+    return;
+  }
 
   auto job = std::make_unique<InferJob>();
   job->inputs = std::move(validated->inputs);
@@ -192,14 +270,7 @@ void Engine::Infer(InferRequest request, InferCallback done) {
                id = request.id](StatusOr<std::vector<Tensor>> outputs) {
     stats->RecordRequest(outputs.ok(), SteadyClock::now() - enqueued);
     if (!outputs.ok()) return done(outputs.status());
-    InferResponse response;
-    response.model = model;
-    response.version = version;
-    response.id = id;
-    for (size_t index : output_indices) {
-      response.outputs.push_back({config->outputs[index].name, std::move((*outputs)[index])});
-    }
-    done(std::move(response));
+    done(MakeResponse(*config, model, version, id, output_indices, std::move(*outputs)));
   };
   // A refused job is dropped unrun; the request is answered through the original callback.
   Status queued = version.queue.Enqueue(std::move(job));

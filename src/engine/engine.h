@@ -95,11 +95,15 @@ class Engine {
   struct Version;
   struct Model;
 
-  Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource> sources);
+  Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource> sources,
+         std::vector<PipelineSource> pipelines);
 
   StatusOr<Version*> FindVersion(const std::string& model, const std::string& version) const;
   ModelStatsReport Report(const std::string& model, const Version& version) const;
   Status LoadVersion(const ModelConfig& config, Version& version);
+  // Builds a pipeline's executor over the highest versions of its models. REQUIRES: they loaded.
+  Status LoadPipeline(Model& pipeline);
+  void SetState(const std::string& name, Version& version, const Status& status);
 
   const EngineOptions options_;
   const DeviceSet devices_;

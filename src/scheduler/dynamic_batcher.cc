@@ -11,7 +11,7 @@ DynamicBatcher::DynamicBatcher(BatchingOptions options)
                              : *std::max_element(options_.preferred_batch_sizes.begin(),
                                                  options_.preferred_batch_sizes.end())) {}
 
-DynamicBatcher::Decision DynamicBatcher::Decide(const std::deque<std::unique_ptr<InferJob>>& queue,
+DynamicBatcher::Decision DynamicBatcher::Decide(const std::vector<const InferJob*>& queue,
                                                 SteadyClock::time_point now) const {
   if (!options_.enabled) return {1, now};
 

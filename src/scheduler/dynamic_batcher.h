@@ -13,7 +13,6 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -39,9 +38,9 @@ class DynamicBatcher {
     SteadyClock::time_point wake_at;
   };
 
-  // REQUIRES: `queue` is not empty. `now` is the current time.
-  Decision Decide(const std::deque<std::unique_ptr<InferJob>>& queue,
-                  SteadyClock::time_point now) const;
+  // `queue`: the jobs the asking instance may run, oldest first. REQUIRES: not empty.
+  // `now` is the current time.
+  Decision Decide(const std::vector<const InferJob*>& queue, SteadyClock::time_point now) const;
 
   const BatchingOptions& options() const { return options_; }
 

@@ -20,6 +20,9 @@ struct InferJob {
   // Batch items this request carries: dim 0 of its inputs for a batched model, else 1.
   int64_t batch_size = 1;
   SteadyClock::time_point enqueued = SteadyClock::now();
+  // Set: only an instance on this device may run the job (a pipeline keeping a request on one
+  // device). Unset: any instance.
+  std::optional<Device> device;
   // The request is dropped unrun, with DEADLINE_EXCEEDED, if it is still queued at this time.
   std::optional<SteadyClock::time_point> deadline;
   // Called exactly once, with the outputs in config order or the reason for failure: on the

@@ -23,7 +23,7 @@ void InstanceWorker::Join() {
 
 void InstanceWorker::Run() {
   while (true) {
-    std::vector<std::unique_ptr<InferJob>> jobs = queue_.PopBatch();
+    std::vector<std::unique_ptr<InferJob>> jobs = queue_.PopBatch(device_);
     if (jobs.empty()) return;  // closed and drained
     RunBatch(std::move(jobs));
   }

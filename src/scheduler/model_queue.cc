@@ -1,5 +1,7 @@
 #include "scheduler/model_queue.h"
 
+#include <algorithm>
+
 namespace tandem {
 
 ModelQueue::ModelQueue(std::string name, BatchingOptions batching, size_t max_size)
@@ -15,7 +17,8 @@ Status ModelQueue::Enqueue(std::unique_ptr<InferJob> job) {
     }
     jobs_.push_back(std::move(job));
   }
-  changed_.notify_one();
+  // Every waiting worker looks: the job may be meant for one device only.
+  changed_.notify_all();
   return Status::Ok();
 }
 
@@ -31,7 +34,7 @@ void ModelQueue::TakeExpired(SteadyClock::time_point now,
   }
 }
 
-std::vector<std::unique_ptr<InferJob>> ModelQueue::PopBatch() {
+std::vector<std::unique_ptr<InferJob>> ModelQueue::PopBatch(Device device) {
   while (true) {
     std::vector<std::unique_ptr<InferJob>> expired;
     std::vector<std::unique_ptr<InferJob>> batch;
@@ -41,25 +44,35 @@ std::vector<std::unique_ptr<InferJob>> ModelQueue::PopBatch() {
         const SteadyClock::time_point now = SteadyClock::now();
         TakeExpired(now, expired);
         if (!expired.empty()) break;  // answered below, outside the lock
-        if (jobs_.empty()) {
-          if (closed_) return batch;  // closed and drained
+        std::vector<const InferJob*> eligible;
+        for (const auto& job : jobs_) {
+          if (!job->device || *job->device == device) eligible.push_back(job.get());
+        }
+        if (eligible.empty()) {
+          if (closed_) return batch;  // closed, and nothing left for this device
           changed_.wait(lock);
           continue;
         }
         // Once closed nothing more will arrive, so waiting for a fuller batch is pointless.
         DynamicBatcher::Decision decision =
-            batcher_.Decide(jobs_, closed_ ? SteadyClock::time_point::max() : now);
+            batcher_.Decide(eligible, closed_ ? SteadyClock::time_point::max() : now);
         if (decision.take > 0) {
-          for (size_t i = 0; i < decision.take; ++i) {
-            batch.push_back(std::move(jobs_.front()));
-            jobs_.pop_front();
+          // The chosen jobs keep their order; move them out of the queue.
+          eligible.resize(decision.take);
+          for (auto it = jobs_.begin(); it != jobs_.end() && batch.size() < decision.take;) {
+            if (std::find(eligible.begin(), eligible.end(), it->get()) != eligible.end()) {
+              batch.push_back(std::move(*it));
+              it = jobs_.erase(it);
+            } else {
+              ++it;
+            }
           }
           break;
         }
         changed_.wait_until(lock, decision.wake_at);
       }
-      // More work may be waiting for another idle worker.
-      if (!jobs_.empty()) changed_.notify_one();
+      // More work may be waiting for other idle workers.
+      if (!jobs_.empty()) changed_.notify_all();
     }
     for (auto& job : expired) {
       job->done(Status(StatusCode::kDeadlineExceeded,

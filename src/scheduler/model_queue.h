@@ -27,10 +27,11 @@ class ModelQueue {
   // the queue is full (the client should retry) or closed.
   Status Enqueue(std::unique_ptr<InferJob> job);
 
-  // Blocks until a batch is ready and returns its jobs (never empty), or returns an empty vector
-  // once the queue is closed and drained. Jobs whose deadline passed are failed with
-  // DEADLINE_EXCEEDED here and never returned.
-  std::vector<std::unique_ptr<InferJob>> PopBatch();
+  // Blocks until a batch that an instance on `device` may run is ready and returns its jobs
+  // (never empty), or returns an empty vector once the queue is closed and holds nothing for
+  // `device`. Jobs whose deadline passed are failed with DEADLINE_EXCEEDED here and never
+  // returned. REQUIRES (of whoever enqueues): a job's `device`, if set, has an instance.
+  std::vector<std::unique_ptr<InferJob>> PopBatch(Device device);
 
   // Refuses new jobs. Queued jobs still run, without waiting for batching delays.
   void Close();

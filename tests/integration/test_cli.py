@@ -77,13 +77,3 @@ def test_check_validates_pipelines_against_their_models(repository, tmp_path):
     assert (f"{repo}/chain/pipeline.yaml: steps[second].inputs.z: model 'versioned' has no "
             "input 'z'") in r.stdout
 
-
-def test_serve_says_pipelines_are_not_served_yet(repository, tmp_path):
-    import shutil
-    repo = tmp_path / "repo"
-    shutil.copytree(repository / "versioned", repo / "versioned")
-    (repo / "chain").mkdir()
-    (repo / "chain" / "pipeline.yaml").write_text(PIPELINE)
-    r = run("serve", "--model-repository", str(repo), "--port", "0")
-    assert r.returncode == 1
-    assert "does not serve pipelines yet" in r.stderr

@@ -30,56 +30,63 @@ BatchingOptions Batching(int64_t max_batch, std::vector<int64_t> preferred = {},
 // The batcher is pure: every test below sets "now" itself, so no test waits on a real clock.
 class DynamicBatcherTest : public ::testing::Test {
  protected:
+  // The jobs queued, and the view of them the batcher is given.
+  const std::vector<const InferJob*>& View() {
+    view_.clear();
+    for (const auto& job : queue_) view_.push_back(job.get());
+    return view_;
+  }
   SteadyClock::time_point t0_ = SteadyClock::time_point() + std::chrono::hours(1);
   std::deque<std::unique_ptr<InferJob>> queue_;
+  std::vector<const InferJob*> view_;
 };
 
 TEST_F(DynamicBatcherTest, WithoutBatchingEveryRequestRunsAloneAtOnce) {
   DynamicBatcher batcher(BatchingOptions{false, 8, {}, microseconds(0)});
   queue_.push_back(Job(1, t0_));
   queue_.push_back(Job(1, t0_));
-  EXPECT_EQ(batcher.Decide(queue_, t0_).take, 1u);
+  EXPECT_EQ(batcher.Decide(View(), t0_).take, 1u);
 }
 
 TEST_F(DynamicBatcherTest, WaitsForTheDelayThenTakesWhatIsThere) {
   DynamicBatcher batcher(Batching(8));
   queue_.push_back(Job(1, t0_));
   queue_.push_back(Job(2, t0_ + microseconds(100)));
-  auto early = batcher.Decide(queue_, t0_ + microseconds(500));
+  auto early = batcher.Decide(View(), t0_ + microseconds(500));
   EXPECT_EQ(early.take, 0u);
   EXPECT_EQ(early.wake_at, t0_ + microseconds(1000));  // the oldest request's delay
-  EXPECT_EQ(batcher.Decide(queue_, t0_ + microseconds(1000)).take, 2u);
+  EXPECT_EQ(batcher.Decide(View(), t0_ + microseconds(1000)).take, 2u);
 }
 
 TEST_F(DynamicBatcherTest, AFullBatchRunsAtOnceAndNeverExceedsTheMaximum) {
   DynamicBatcher batcher(Batching(4));
   for (int i = 0; i < 3; ++i) queue_.push_back(Job(1, t0_));
-  EXPECT_EQ(batcher.Decide(queue_, t0_).take, 0u);
+  EXPECT_EQ(batcher.Decide(View(), t0_).take, 0u);
   queue_.push_back(Job(1, t0_));
   queue_.push_back(Job(1, t0_));
-  EXPECT_EQ(batcher.Decide(queue_, t0_).take, 4u);  // 4 rows; the fifth waits for the next batch
+  EXPECT_EQ(batcher.Decide(View(), t0_).take, 4u);  // 4 rows; the fifth waits for the next batch
 }
 
 TEST_F(DynamicBatcherTest, ARequestThatWouldOverflowTheBatchClosesIt) {
   DynamicBatcher batcher(Batching(4));
   queue_.push_back(Job(3, t0_));
   queue_.push_back(Job(2, t0_));
-  EXPECT_EQ(batcher.Decide(queue_, t0_).take, 1u);  // 3 + 2 > 4, and waiting cannot help
+  EXPECT_EQ(batcher.Decide(View(), t0_).take, 1u);  // 3 + 2 > 4, and waiting cannot help
 }
 
 TEST_F(DynamicBatcherTest, PreferredSizesRunAtOnceTrimmedToAPreferredSize) {
   DynamicBatcher batcher(Batching(16, {4, 8}));
   for (int i = 0; i < 7; ++i) queue_.push_back(Job(1, t0_));
-  EXPECT_EQ(batcher.Decide(queue_, t0_).take, 0u);  // 7 < 8: wait
+  EXPECT_EQ(batcher.Decide(View(), t0_).take, 0u);  // 7 < 8: wait
   for (int i = 0; i < 3; ++i) queue_.push_back(Job(1, t0_));
-  EXPECT_EQ(batcher.Decide(queue_, t0_).take, 8u);  // 10 queued: run exactly 8
+  EXPECT_EQ(batcher.Decide(View(), t0_).take, 8u);  // 10 queued: run exactly 8
 }
 
 TEST_F(DynamicBatcherTest, PreferredSizeNotReachableExactlyRunsTheWholeCandidate) {
   DynamicBatcher batcher(Batching(16, {4}));
   queue_.push_back(Job(3, t0_));
   queue_.push_back(Job(3, t0_));
-  EXPECT_EQ(batcher.Decide(queue_, t0_).take, 2u);  // 6 >= 4 but no prefix is exactly 4
+  EXPECT_EQ(batcher.Decide(View(), t0_).take, 2u);  // 6 >= 4 but no prefix is exactly 4
 }
 
 TEST_F(DynamicBatcherTest, OnlyEqualShapesMerge) {
@@ -89,14 +96,14 @@ TEST_F(DynamicBatcherTest, OnlyEqualShapesMerge) {
   queue_.push_back(Job(1, t0_, 3));  // another width: cannot join
   queue_.push_back(Job(1, t0_, 2));
   // The batch stops at the mismatch and runs at once, since waiting cannot grow it.
-  EXPECT_EQ(batcher.Decide(queue_, t0_).take, 2u);
+  EXPECT_EQ(batcher.Decide(View(), t0_).take, 2u);
 }
 
 TEST_F(DynamicBatcherTest, ARequestDeadlineInsideTheDelayRunsTheBatchAtOnce) {
   DynamicBatcher batcher(Batching(8));
   queue_.push_back(Job(1, t0_));
   queue_.back()->deadline = t0_ + microseconds(300);
-  EXPECT_EQ(batcher.Decide(queue_, t0_).take, 1u);
+  EXPECT_EQ(batcher.Decide(View(), t0_).take, 1u);
 }
 
 class ModelQueueTest : public ::testing::Test {
@@ -122,7 +129,7 @@ TEST_F(ModelQueueTest, AFullQueueRefusesWithUnavailable) {
   Status full = queue.Enqueue(Tracked(3));
   EXPECT_EQ(full.code(), StatusCode::kUnavailable);
   EXPECT_NE(full.message().find("is full (2 requests"), std::string::npos) << full.message();
-  EXPECT_EQ(queue.PopBatch().size(), 1u);
+  EXPECT_EQ(queue.PopBatch(Device::Cpu()).size(), 1u);
   EXPECT_TRUE(queue.Enqueue(Tracked(4)).ok());  // room again
 }
 
@@ -130,7 +137,7 @@ TEST_F(ModelQueueTest, ExpiredRequestsAreNeverRunAndGetDeadlineExceeded) {
   ModelQueue queue("m", BatchingOptions{}, 0);
   ASSERT_TRUE(queue.Enqueue(Tracked(1, SteadyClock::now() - microseconds(1))).ok());
   ASSERT_TRUE(queue.Enqueue(Tracked(2)).ok());
-  auto batch = queue.PopBatch();
+  auto batch = queue.PopBatch(Device::Cpu());
   ASSERT_EQ(batch.size(), 1u);
   batch[0]->done(std::vector<Tensor>{});
   std::lock_guard lock(mu_);
@@ -144,17 +151,34 @@ TEST_F(ModelQueueTest, CloseRunsWhatIsQueuedWithoutWaitingThenStops) {
   ASSERT_TRUE(queue.Enqueue(Tracked(2)).ok());
   queue.Close();
   EXPECT_EQ(queue.Enqueue(Tracked(3)).code(), StatusCode::kUnavailable);
-  EXPECT_EQ(queue.PopBatch().size(), 2u);  // the hour-long delay is not waited for
-  EXPECT_TRUE(queue.PopBatch().empty());
+  EXPECT_EQ(queue.PopBatch(Device::Cpu()).size(), 2u);  // the hour-long delay is not waited for
+  EXPECT_TRUE(queue.PopBatch(Device::Cpu()).empty());
 }
 
 TEST_F(ModelQueueTest, AWaitingWorkerWakesForANewJob) {
   ModelQueue queue("m", BatchingOptions{}, 0);
   std::atomic<size_t> got{0};
-  std::thread worker([&] { got = queue.PopBatch().size(); });
+  std::thread worker([&] { got = queue.PopBatch(Device::Cpu()).size(); });
   ASSERT_TRUE(queue.Enqueue(Tracked(1)).ok());
   worker.join();
   EXPECT_EQ(got.load(), 1u);
+}
+
+TEST_F(ModelQueueTest, JobsForADeviceGoOnlyToThatDevice) {
+  ModelQueue queue("m", BatchingOptions{}, 0);
+  auto job = Tracked(1);
+  job->device = Device::Sim(1);
+  ASSERT_TRUE(queue.Enqueue(std::move(job)).ok());
+  ASSERT_TRUE(queue.Enqueue(Tracked(2)).ok());
+  // sim:0 may only take the job without a device.
+  auto first = queue.PopBatch(Device::Sim(0));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_FALSE(first[0]->device.has_value());
+  queue.Close();
+  EXPECT_TRUE(queue.PopBatch(Device::Sim(0)).empty());  // nothing left for sim:0
+  auto second = queue.PopBatch(Device::Sim(1));
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(*second[0]->device, Device::Sim(1));
 }
 
 TEST(BatchTensorsTest, ConcatThenSplitRestoresEachRequest) {

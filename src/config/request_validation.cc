@@ -1,4 +1,4 @@
-#include "engine/request_validation.h"
+#include "config/request_validation.h"
 
 namespace tandem {
 namespace {

@@ -1,0 +1,145 @@
+"""Pipelines over real HTTP: DAGs of model steps, placement, and failures confined to a run."""
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from support.server import start_server
+
+SIM_STEP = """\
+backend: sim
+max_batch_size: 8
+inputs: [{{name: x, datatype: FP32, shape: [4]}}]
+outputs: [{{name: y, datatype: FP32, shape: [4]}}]
+instances: [{{devices: sim, count: 1}}]
+dynamic_batching: {{max_queue_delay_us: 1000}}
+parameters: {{latency_us: 1000, per_item_us: 50, scale: {scale}, offset: {offset}}}
+"""
+
+SIM_PIPELINE = """\
+placement: {placement}
+inputs: [{{name: raw, datatype: FP32, shape: [1, 4]}}]
+outputs: [{{name: result, datatype: FP32, shape: [1, 4]}}]
+steps:
+  - {{name: second, model: step_b, inputs: {{x: middle}}, outputs: {{y: result}}}}
+  - {{name: first, model: step_a, inputs: {{x: raw}}, outputs: {{y: middle}}}}
+"""
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def sim_pipelines(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipelines")
+    write(root / "step_a" / "model.yaml", SIM_STEP.format(scale=3, offset=0.5))
+    write(root / "step_b" / "model.yaml", SIM_STEP.format(scale=2, offset=1))
+    write(root / "kept" / "pipeline.yaml", SIM_PIPELINE.format(placement="affinity"))
+    write(root / "spread" / "pipeline.yaml", SIM_PIPELINE.format(placement="free"))
+    s = start_server(root, "--sim-gpus", "4")
+    yield s
+    assert s.stop() == 0, "\n".join(s.log)
+
+
+def per_device(server, model):
+    (entry,) = server.get(f"/v2/models/{model}/stats").json()["model_stats"]
+    return {i["device"]: i["inference_count"] for i in entry["instances"]}
+
+
+def run_clients(server, pipeline, clients=32, each=10):
+    def client(c):
+        for i in range(each):
+            x = [float(c), float(i), -2.0, 0.5]
+            r = server.post_json(f"/v2/models/{pipeline}/infer",
+                                 {"inputs": [{"name": "raw", "shape": [1, 4], "datatype": "FP32",
+                                              "data": x}]})
+            assert r.status == 200, r.body
+            assert r.json()["outputs"][0]["data"] == [(v * 3 + 0.5) * 2 + 1 for v in x]
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+
+
+def test_a_pipeline_is_served_like_a_model(sim_pipelines):
+    meta = sim_pipelines.get("/v2/models/kept").json()
+    assert meta["platform"] == "pipeline"
+    assert meta["inputs"] == [{"name": "raw", "datatype": "FP32", "shape": [1, 4]}]
+    assert sim_pipelines.get("/v2/models/kept/ready").status == 200
+    index = {e["name"]: e["state"] for e in sim_pipelines.post("/v2/repository/index", b"").json()}
+    assert index["kept"] == "READY" and index["spread"] == "READY"
+
+
+def test_affinity_keeps_each_run_on_one_device(sim_pipelines):
+    a0, b0 = per_device(sim_pipelines, "step_a"), per_device(sim_pipelines, "step_b")
+    run_clients(sim_pipelines, "kept")
+    a1, b1 = per_device(sim_pipelines, "step_a"), per_device(sim_pipelines, "step_b")
+    a = {d: a1[d] - a0[d] for d in a1}
+    b = {d: b1[d] - b0[d] for d in b1}
+    # Every run's two steps ran on the same device, so each device did both steps equally often.
+    assert a == b, (a, b)
+    assert sum(a.values()) == 320
+    assert sum(1 for n in a.values() if n > 0) >= 2, a  # runs spread over devices
+
+
+def test_free_placement_spreads_steps(sim_pipelines):
+    a0, b0 = per_device(sim_pipelines, "step_a"), per_device(sim_pipelines, "step_b")
+    run_clients(sim_pipelines, "spread")
+    a1, b1 = per_device(sim_pipelines, "step_a"), per_device(sim_pipelines, "step_b")
+    for before, after in ((a0, a1), (b0, b1)):
+        delta = {d: after[d] - before[d] for d in after}
+        assert sum(delta.values()) == 320
+        assert all(n > 0 for n in delta.values()), delta
+
+
+def test_a_failing_step_fails_only_its_own_request(repository, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(repository / "faulty", repo / "faulty")
+    shutil.copytree(repository / "versioned", repo / "versioned")
+    write(repo / "guarded" / "pipeline.yaml", """\
+inputs: [{name: x, datatype: FP32, shape: [1, 2]}]
+outputs: [{name: y, datatype: FP32, shape: [1, 2]}]
+steps: [{name: check, model: faulty, inputs: {x: x}, outputs: {y: y}}]
+""")
+    write(repo / "chain" / "pipeline.yaml", """\
+inputs: [{name: raw, datatype: FP32, shape: [-1, 1]}]
+outputs: [{name: result, datatype: FP32, shape: [-1, 1]}]
+steps:
+  - {name: first, model: versioned, inputs: {x: raw}, outputs: {y: middle}}
+  - {name: second, model: versioned, inputs: {x: middle}, outputs: {y: result}}
+""")
+    s = start_server(repo)
+    try:
+        def call(value):
+            return s.post_json("/v2/models/guarded/infer",
+                               {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32",
+                                            "data": [value, 1.0]}]})
+
+        with ThreadPoolExecutor(8) as pool:
+            responses = list(pool.map(call, [-1.0 if i % 4 == 0 else float(i) for i in range(32)]))
+        for i, r in enumerate(responses):
+            if i % 4 == 0:
+                assert r.status == 500
+                message = r.json()["error"]
+                assert "pipeline 'guarded' step 'check'" in message
+                assert "negative input is not allowed" in message
+            else:
+                assert r.status == 200 and r.json()["outputs"][0]["data"] == [i + 1.0, 2.0]
+
+        # Two TorchScript steps in a row: versioned adds 2 (its highest version) each time.
+        r = s.post_json("/v2/models/chain/infer",
+                        {"inputs": [{"name": "raw", "shape": [1, 1], "datatype": "FP32",
+                                     "data": [10.0]}]})
+        assert r.status == 200, r.body
+        assert r.json()["outputs"][0]["data"] == [14.0]
+        # A batch the first model refuses (its max_batch_size is 1) is a 400 naming the step.
+        r = s.post_json("/v2/models/chain/infer",
+                        {"inputs": [{"name": "raw", "shape": [2, 1], "datatype": "FP32",
+                                     "data": [1.0, 2.0]}]})
+        assert r.status == 400, r.body
+        assert "pipeline 'chain' step 'first'" in r.json()["error"]
+        assert "batch size 2" in r.json()["error"]
+    finally:
+        assert s.stop() == 0

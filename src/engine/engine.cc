@@ -242,19 +242,17 @@ void Engine::Infer(InferRequest request, InferCallback done) {
   }
   auto validated = ValidateRequest(config, request);
   if (!validated.ok()) return done(validated.status());
+  // Answers the request from its outputs, and counts it, whoever produced them.
+  auto finish = [done, output_indices = std::move(validated->output_indices), config = &config,
+                 stats = &version.stats, start = SteadyClock::now(), model = request.model,
+                 version = std::to_string(version.number),
+                 id = request.id](StatusOr<std::vector<Tensor>> outputs) {
+    stats->RecordRequest(outputs.ok(), SteadyClock::now() - start);
+    if (!outputs.ok()) return done(outputs.status());
+    done(MakeResponse(*config, model, version, id, output_indices, std::move(*outputs)));
+  };
   const Model& entry = *models_.at(request.model);
-  if (entry.executor) {
-    entry.executor->Run(
-        std::move(validated->inputs),
-        [done, output_indices = std::move(validated->output_indices), config = &config,
-         stats = &version.stats, start = SteadyClock::now(), model = request.model,
-         id = request.id](StatusOr<std::vector<Tensor>> outputs) {
-          stats->RecordRequest(outputs.ok(), SteadyClock::now() - start);
-          if (!outputs.ok()) return done(outputs.status());
-          done(MakeResponse(*config, model, "1", id, output_indices, std::move(*outputs)));
-        });
-    return;
-  }
+  if (entry.executor) return entry.executor->Run(std::move(validated->inputs), std::move(finish));
 
   auto job = std::make_unique<InferJob>();
   job->inputs = std::move(validated->inputs);
@@ -264,14 +262,7 @@ void Engine::Infer(InferRequest request, InferCallback done) {
     timeout = std::chrono::microseconds(config.dynamic_batching->default_timeout_us);
   }
   if (timeout) job->deadline = job->enqueued + *timeout;
-  job->done = [done, output_indices = std::move(validated->output_indices), config = &config,
-               stats = &version.stats, enqueued = job->enqueued, model = request.model,
-               version = std::to_string(version.number),
-               id = request.id](StatusOr<std::vector<Tensor>> outputs) {
-    stats->RecordRequest(outputs.ok(), SteadyClock::now() - enqueued);
-    if (!outputs.ok()) return done(outputs.status());
-    done(MakeResponse(*config, model, version, id, output_indices, std::move(*outputs)));
-  };
+  job->done = std::move(finish);
   // A refused job is dropped unrun; the request is answered through the original callback.
   Status queued = version.queue.Enqueue(std::move(job));
   if (!queued.ok()) {

@@ -15,13 +15,13 @@ import json
 import os
 import pathlib
 import platform
-import re
-import subprocess
 import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+from common import run_wrk, write_doc_section  # noqa: E402
 from support.server import start_server  # noqa: E402
 
 # One batch of b items occupies a sim device for LATENCY_US + PER_ITEM_US * b.
@@ -40,29 +40,6 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}'
 """
-
-
-def to_ms(value: str) -> float:
-    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
-    number, unit = float(m.group(1)), m.group(2)
-    return number * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
-
-
-def run_wrk(port: int, script: str, concurrency: int, seconds: int) -> dict:
-    out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(concurrency), "-d", f"{seconds}s", "--timeout", "30s",
-         "--latency", "-s", script, f"http://127.0.0.1:{port}/v2/models/sim/infer"],
-        capture_output=True, text=True, check=True).stdout
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)$", out, re.M)
-    return {
-        "throughput_rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_ms": to_ms(percentiles["50"]),
-        "p99_ms": to_ms(percentiles["99"]),
-        "non_2xx": int(errors.group(1)) if errors else 0,
-        "socket_errors": socket_errors.group(1) if socket_errors else "",
-    }
 
 
 def plot(rows: list[dict], path: pathlib.Path) -> None:
@@ -141,8 +118,9 @@ def main() -> None:
             server = start_server(repo, "--sim-gpus", str(n))
             try:
                 for c in [int(c) for c in args.concurrency.split(",")]:
+                    url = f"http://127.0.0.1:{server.port}/v2/models/sim/infer"
                     row = {"devices": n, "concurrency": c,
-                           **run_wrk(server.port, str(script), c, args.seconds)}
+                           **run_wrk(url, str(script), c, args.seconds)}
                     rows.append(row)
                     print(f"sim GPUs={n} clients={c:<5} {row['throughput_rps']:>9.0f} req/s  "
                           f"p50={row['p50_ms']:.1f} ms  p99={row['p99_ms']:.1f} ms  "
@@ -157,15 +135,8 @@ def main() -> None:
          "model": {"latency_us": LATENCY_US, "per_item_us": PER_ITEM_US,
                    "max_batch_size": MAX_BATCH}, "rows": rows}, indent=1))
     plot(rows, results / "scaling.png")
-    doc = ROOT / "docs" / "performance.md"
-    text = doc.read_text()
-    begin, end = "<!-- scaling:begin -->", "<!-- scaling:end -->"
-    body = f"{begin}\n{table(rows, machine)}\n\n![scaling](../bench/results/scaling.png)\n{end}"
-    if begin in text:
-        text = text[:text.index(begin)] + body + text[text.index(end) + len(end):]
-    else:
-        text += f"\n## Scaling over simulated GPUs\n\n{body}\n"
-    doc.write_text(text)
+    write_doc_section("scaling", "Scaling over simulated GPUs",
+                      f"{table(rows, machine)}\n\n![scaling](../bench/results/scaling.png)")
     print(table(rows, machine))
 
 

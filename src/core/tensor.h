@@ -58,6 +58,14 @@ class Tensor {
     return {reinterpret_cast<const T*>(data_), size_ / sizeof(T)};
   }
 
+  // The same bytes, labelled as living on `device`. Only for simulated devices, whose memory
+  // is host memory standing in for device memory.
+  Tensor WithDevice(Device device) const {
+    Tensor t = *this;
+    t.device_ = device;
+    return t;
+  }
+
   // The owner of the bytes, for views that must keep this tensor's storage alive.
   const std::shared_ptr<const void>& owner() const { return owner_; }
 

@@ -32,7 +32,13 @@ StatusOr<Tensor> ConcatBatch(const std::vector<const Tensor*>& parts) {
     offset += p->byte_size();
   }
   const uint8_t* data = storage->data();
-  return Tensor::View(first.dtype(), Shape(std::move(dims)), data, bytes, std::move(storage));
+  // The merged batch is where its parts are when they agree (simulated devices), else on the host.
+  Device device = first.device();
+  for (const Tensor* p : parts) {
+    if (p->device() != device) device = Device::Cpu();
+  }
+  return Tensor::View(first.dtype(), Shape(std::move(dims)), data, bytes, std::move(storage),
+                      device);
 }
 
 StatusOr<std::vector<Tensor>> SplitBatch(const Tensor& batch, const std::vector<int64_t>& sizes) {

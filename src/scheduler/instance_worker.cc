@@ -43,7 +43,15 @@ void InstanceWorker::RunBatch(std::vector<std::unique_ptr<InferJob>> jobs) {
     items += job->batch_size;
   }
 
-  // Merge: input k of the batch is input k of every job, one after another along dim 0.
+  // Bring every input to this device, then merge: input k of the batch is input k of every
+  // job, one after another along dim 0.
+  for (auto& job : jobs) {
+    for (Tensor& input : job->inputs) {
+      auto received = instance_->Receive(input);
+      if (!received.ok()) return fail_all(received.status());
+      input = std::move(*received);
+    }
+  }
   std::vector<Tensor> inputs;
   const size_t input_count = jobs.front()->inputs.size();
   for (size_t k = 0; k < input_count; ++k) {

@@ -82,12 +82,20 @@ class SimInstance final : public Instance {
 
   Device device() const override { return device_; }
 
+  // A tensor made on another sim device crosses over: the copy holds this device for
+  // bytes / --sim-copy-gbps. Host tensors (from clients) arrive free.
+  StatusOr<Tensor> Receive(const Tensor& input) override {
+    if (input.device().kind() != Device::Kind::kSim || input.device() == device_) return input;
+    sim_.Copy(input.byte_size());
+    return input.WithDevice(device_);
+  }
+
   StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
     std::vector<Tensor> outputs;
     outputs.reserve(inputs.size());
     for (const Tensor& in : inputs) {
       ASSIGN_OR_RETURN(Tensor out, Compute(in, params_.scale, params_.offset));
-      outputs.push_back(std::move(out));
+      outputs.push_back(out.WithDevice(device_));
     }
     const int64_t batch = batched_ && !inputs.empty() ? inputs[0].shape()[0] : 1;
     sim_.Run(params_.latency + params_.per_item * batch);

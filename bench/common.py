@@ -1,0 +1,47 @@
+"""Shared by the benchmark scripts: running wrk, and writing a section of docs/performance.md."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def to_ms(value: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    number, unit = float(m.group(1)), m.group(2)
+    return number * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def run_wrk(url: str, script: str, concurrency: int, seconds: int) -> dict:
+    """Closed-loop load: `concurrency` keep-alive connections for `seconds`, 2 threads."""
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(concurrency), "-d", f"{seconds}s", "--timeout", "30s",
+         "--latency", "-s", script, url],
+        capture_output=True, text=True, check=True).stdout
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)$", out, re.M)
+    return {
+        "throughput_rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": to_ms(percentiles["50"]),
+        "p99_ms": to_ms(percentiles["99"]),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def write_doc_section(name: str, title: str, body: str) -> None:
+    """Replaces the text between `<!-- name:begin -->` and `<!-- name:end -->` in
+    docs/performance.md, or appends a new section titled `title`."""
+    doc = ROOT / "docs" / "performance.md"
+    text = doc.read_text()
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    section = f"{begin}\n{body}\n{end}"
+    if begin in text:
+        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+    else:
+        text += f"\n## {title}\n\n{section}\n"
+    doc.write_text(text)

@@ -1,0 +1,150 @@
+"""Placement benchmark (simulated): a 3-step pipeline of sim models whose intermediates are
+large enough that moving them between devices costs time, on 4 simulated GPUs, with
+`placement: affinity`, with `placement: free`, and with every model on a single sim GPU.
+
+Writes bench/results/placement.json and .png and the `placement` section of
+docs/performance.md. Usage (after `make build`):
+  .venv/bin/python bench/placement/run.py [--seconds 8] [--concurrency 16,64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+from common import run_wrk, write_doc_section  # noqa: E402
+from support.server import start_server  # noqa: E402
+
+ELEMENTS = 16384           # FP32 [1, 16384]: 64 KiB per tensor
+COPY_GBPS = 0.0125         # a slow simulated link, so a 64 KiB crossing costs ~5 ms
+LATENCY_US, PER_ITEM_US, MAX_BATCH = 2000, 500, 8
+SIM_GPUS = 4
+
+STEP = f"""\
+backend: sim
+max_batch_size: {MAX_BATCH}
+inputs: [{{name: x, datatype: FP32, shape: [{ELEMENTS}]}}]
+outputs: [{{name: y, datatype: FP32, shape: [{ELEMENTS}]}}]
+instances: [{{devices: {{devices}}, count: 1}}]
+dynamic_batching: {{max_queue_delay_us: 500}}
+parameters: {{latency_us: {LATENCY_US}, per_item_us: {PER_ITEM_US}}}
+"""
+PIPELINE = f"""\
+placement: {{placement}}
+inputs: [{{name: raw, datatype: FP32, shape: [1, {ELEMENTS}]}}]
+outputs: [{{name: result, datatype: FP32, shape: [1, {ELEMENTS}]}}]
+steps:
+  - {{name: a, model: step_a, inputs: {{x: raw}}, outputs: {{y: t1}}}}
+  - {{name: b, model: step_b, inputs: {{x: t1}}, outputs: {{y: t2}}}}
+  - {{name: c, model: step_c, inputs: {{x: t2}}, outputs: {{y: result}}}}
+"""
+
+
+def wrk_script(path: pathlib.Path) -> None:
+    """A binary v2 request: the JSON header, then 256 KiB of zeros; binary output."""
+    header = ('{"inputs":[{"name":"raw","shape":[1,%d],"datatype":"FP32",'
+              '"parameters":{"binary_data_size":%d}}],'
+              '"parameters":{"binary_data_output":true}}' % (ELEMENTS, ELEMENTS * 4))
+    path.write_text(
+        'wrk.method = "POST"\n'
+        f"local header = '{header}'\n"
+        'wrk.headers["Inference-Header-Content-Length"] = tostring(#header)\n'
+        'wrk.headers["Content-Type"] = "application/octet-stream"\n'
+        f'wrk.body = header .. string.rep("\\0", {ELEMENTS * 4})\n')
+
+
+def repository(root: pathlib.Path, devices: str, placement: str) -> pathlib.Path:
+    for step in ("step_a", "step_b", "step_c"):
+        (root / step).mkdir(parents=True)
+        (root / step / "model.yaml").write_text(STEP.replace("{devices}", devices))
+    (root / "pipe").mkdir()
+    (root / "pipe" / "pipeline.yaml").write_text(PIPELINE.replace("{placement}", placement))
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--concurrency", default="16,64")
+    args = parser.parse_args()
+    machine = f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})"
+    variants = [("single device", "[sim:0]", "affinity"), ("free", "sim", "free"),
+                ("affinity", "sim", "affinity")]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        script = pathlib.Path(tmp) / "post.lua"
+        wrk_script(script)
+        for label, devices, placement in variants:
+            repo = repository(pathlib.Path(tmp) / label.replace(" ", "_"), devices, placement)
+            server = start_server(repo, "--sim-gpus", str(SIM_GPUS), "--sim-copy-gbps",
+                                  str(COPY_GBPS))
+            try:
+                for c in [int(c) for c in args.concurrency.split(",")]:
+                    url = f"http://127.0.0.1:{server.port}/v2/models/pipe/infer"
+                    row = {"variant": label, "concurrency": c,
+                           **run_wrk(url, str(script), c, args.seconds)}
+                    rows.append(row)
+                    print(f"{label:>14} clients={c:<4} {row['throughput_rps']:>8.0f} req/s  "
+                          f"p50={row['p50_ms']:.1f} ms  p99={row['p99_ms']:.1f} ms  "
+                          f"errors={row['non_2xx']}", flush=True)
+            finally:
+                server.stop()
+
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "placement.json").write_text(json.dumps(
+        {"simulated": True, "machine": machine, "date": str(datetime.date.today()),
+         "setup": {"elements": ELEMENTS, "copy_gbps": COPY_GBPS, "latency_us": LATENCY_US,
+                   "per_item_us": PER_ITEM_US, "max_batch_size": MAX_BATCH,
+                   "sim_gpus": SIM_GPUS}, "rows": rows}, indent=1))
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    concurrencies = sorted({r["concurrency"] for r in rows})
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.8 / len(variants)
+    for i, (label, _, _) in enumerate(variants):
+        values = [next(r["throughput_rps"] for r in rows
+                       if r["variant"] == label and r["concurrency"] == c) for c in concurrencies]
+        ax.bar([x + i * width for x in range(len(concurrencies))], values, width, label=label)
+    ax.set_xticks([x + width for x in range(len(concurrencies))],
+                  [f"{c} clients" for c in concurrencies])
+    ax.set(ylabel="requests / s", title="3-step pipeline on 4 sim GPUs (simulated)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(results / "placement.png", dpi=110)
+
+    lines = [
+        f"*Simulated*, measured {datetime.date.today()} on {machine}. Three sim models in a "
+        f"chain, each step {LATENCY_US} + {PER_ITEM_US}·b µs for a batch of b (max {MAX_BATCH}), "
+        f"intermediates FP32 [1, {ELEMENTS}] ({ELEMENTS * 4 // 1024} KiB) crossing sim GPUs at {COPY_GBPS} GB/s "
+        f"(~{ELEMENTS * 4 / COPY_GBPS / 1e6:.1f} ms a crossing). Load: wrk, 2 threads, closed "
+        "loop, binary requests and responses.",
+        "",
+        "| placement | clients | req/s | p50 ms | p99 ms | errors | ÷ free |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        free = next(x["throughput_rps"] for x in rows
+                    if x["variant"] == "free" and x["concurrency"] == r["concurrency"])
+        lines.append(f"| {r['variant']} | {r['concurrency']} | {r['throughput_rps']:.0f} | "
+                     f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['non_2xx']} | "
+                     f"{r['throughput_rps'] / free:.2f}× |")
+    write_doc_section("placement", "Pipeline placement on simulated GPUs",
+                      "\n".join(lines) + "\n\n![placement](../bench/results/placement.png)")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

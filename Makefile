@@ -2,7 +2,7 @@
 BUILD ?= build
 PYTHON := .venv/bin/python
 
-.PHONY: setup build example run test unit-test py-test format format-check bench-scaling clean
+.PHONY: setup build example run test unit-test py-test format format-check bench-scaling bench-placement clean
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -30,6 +30,10 @@ test: format-check unit-test py-test
 # Simulated-GPU scaling (about 3 minutes); writes bench/results/ and docs/performance.md.
 bench-scaling: build
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/scaling/run.py
+
+# Pipeline placement on 4 simulated GPUs (about 1 minute); same outputs.
+bench-placement: build
+	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/placement/run.py
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

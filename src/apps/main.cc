@@ -124,8 +124,13 @@ int Serve(ServeFlags flags) {
 
   // The main thread is the control thread: it loads the models, then waits for a stop signal.
   std::thread loader([&] {
-    Status loaded = (*engine)->LoadAll();
-    if (loaded.ok()) spdlog::info("all models ready");
+    // Load failures are logged per model as they happen; readiness reports them.
+    const bool all_ready = (*engine)->LoadAll().ok() && (*engine)->Ready();
+    if (all_ready) {
+      spdlog::info("all models ready");
+    } else {
+      spdlog::warn("serving, but some models are unavailable (see /v2/repository/index)");
+    }
   });
   int signal = 0;
   sigwait(&stop_signals, &signal);

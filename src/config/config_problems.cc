@@ -12,12 +12,16 @@ void ConfigProblems::Add(std::string file, std::string key, std::string message)
 
 Status ConfigProblems::ToStatus() const {
   if (problems_.empty()) return Status::Ok();
+  return InvalidArgument(JoinedSince(0));
+}
+
+std::string ConfigProblems::JoinedSince(size_t first) const {
   std::string message;
-  for (const ConfigProblem& p : problems_) {
+  for (size_t i = first; i < problems_.size(); ++i) {
     if (!message.empty()) message += "; ";
-    message += p.ToString();
+    message += problems_[i].ToString();
   }
-  return InvalidArgument(message);
+  return message;
 }
 
 }  // namespace tandem

@@ -28,6 +28,9 @@ class ConfigProblems {
   // OK when empty; else INVALID_ARGUMENT listing every problem.
   Status ToStatus() const;
 
+  // The problems added after the first `first`, joined with "; " (what one model got).
+  std::string JoinedSince(size_t first) const;
+
  private:
   std::vector<ConfigProblem> problems_;
 };

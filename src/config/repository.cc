@@ -53,6 +53,36 @@ std::vector<int64_t> ScanVersions(const fs::path& dir, const ModelConfig& config
   return versions;
 }
 
+// Reads one model or pipeline folder into `scan`: the source on success, problems otherwise.
+void ScanFolder(const fs::path& dir, RepositoryScan& scan) {
+  const std::string name = dir.filename().string();
+  const fs::path model_file = dir / "model.yaml";
+  const fs::path pipeline_file = dir / "pipeline.yaml";
+  if (fs::exists(pipeline_file) && fs::exists(model_file)) {
+    scan.problems.Add(dir.string(), "", "holds both model.yaml and pipeline.yaml; keep one");
+    return;
+  }
+  const size_t before = scan.problems.size();
+  if (fs::exists(pipeline_file)) {
+    PipelineSource source{
+        ParsePipelineConfig(ReadFile(pipeline_file), name, pipeline_file.string(), scan.problems),
+        pipeline_file};
+    if (scan.problems.size() == before) scan.pipelines.push_back(std::move(source));
+    return;
+  }
+  if (!fs::exists(model_file)) {
+    scan.problems.Add(dir.string(), "", "holds neither model.yaml nor pipeline.yaml");
+    return;
+  }
+  ModelSource source;
+  source.config = ParseModelConfig(ReadFile(model_file), name, model_file.string(), scan.problems);
+  source.dir = dir;
+  if (scan.problems.size() != before) return;
+  source.versions = ScanVersions(dir, source.config, scan.problems);
+  if (scan.problems.size() != before) return;
+  scan.models.push_back(std::move(source));
+}
+
 }  // namespace
 
 RepositoryScan ScanRepository(const fs::path& root) {
@@ -70,34 +100,11 @@ RepositoryScan ScanRepository(const fs::path& root) {
   }
   std::sort(dirs.begin(), dirs.end());
   for (const fs::path& dir : dirs) {
-    const std::string name = dir.filename().string();
-    const fs::path model_file = dir / "model.yaml";
-    const fs::path pipeline_file = dir / "pipeline.yaml";
-    if (fs::exists(pipeline_file) && fs::exists(model_file)) {
-      scan.problems.Add(dir.string(), "", "holds both model.yaml and pipeline.yaml; keep one");
-      continue;
-    }
-    if (fs::exists(pipeline_file)) {
-      const size_t before = scan.problems.size();
-      PipelineSource source{
-          ParsePipelineConfig(ReadFile(pipeline_file), name, pipeline_file.string(), scan.problems),
-          pipeline_file};
-      if (scan.problems.size() == before) scan.pipelines.push_back(std::move(source));
-      continue;
-    }
-    if (!fs::exists(model_file)) {
-      scan.problems.Add(dir.string(), "", "holds neither model.yaml nor pipeline.yaml");
-      continue;
-    }
     const size_t before = scan.problems.size();
-    ModelSource source;
-    source.config =
-        ParseModelConfig(ReadFile(model_file), name, model_file.string(), scan.problems);
-    source.dir = dir;
-    if (scan.problems.size() != before) continue;
-    source.versions = ScanVersions(dir, source.config, scan.problems);
-    if (scan.problems.size() != before) continue;
-    scan.models.push_back(std::move(source));
+    ScanFolder(dir, scan);
+    if (scan.problems.size() != before) {
+      scan.rejected[dir.filename().string()] = scan.problems.JoinedSince(before);
+    }
   }
   if (dirs.empty()) scan.problems.Add(root.string(), "", "holds no model folders");
   return scan;

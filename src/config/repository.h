@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct RepositoryScan {
   std::vector<ModelSource> models;        // sorted by name
   std::vector<PipelineSource> pipelines;  // sorted by name; checked as graphs only
   ConfigProblems problems;                // every problem found, in every file
+  // The model and pipeline folders left out for their problems: name -> those problems.
+  std::map<std::string, std::string> rejected;
 };
 
 // Reads every model and pipeline folder under `root`. Those with problems are reported, not

@@ -63,10 +63,11 @@ struct Engine::Model {
   std::unique_ptr<PipelineExecutor> executor;  // set by LoadAll before the version is READY
 };
 
-Engine::Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource> sources,
-               std::vector<PipelineSource> pipelines)
-    : options_(std::move(options)), devices_(std::move(devices)) {
-  for (PipelineSource& source : pipelines) {
+Engine::Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan)
+    : options_(std::move(options)),
+      devices_(std::move(devices)),
+      rejected_(std::move(scan.rejected)) {
+  for (PipelineSource& source : scan.pipelines) {
     auto model = std::make_unique<Model>();
     model->pipeline = std::move(source.config);
     model->config.name = model->pipeline->name;
@@ -76,7 +77,7 @@ Engine::Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource
     model->versions[1] = std::make_unique<Version>(model->config, 1, source.file.parent_path());
     models_[model->config.name] = std::move(model);
   }
-  for (ModelSource& source : sources) {
+  for (ModelSource& source : scan.models) {
     auto model = std::make_unique<Model>();
     model->config = std::move(source.config);
     for (int64_t v : source.versions) {
@@ -92,11 +93,16 @@ Engine::~Engine() { Shutdown(); }
 StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   RepositoryScan scan = ScanRepository(options.repository);
   ValidatePipelines(scan);
-  RETURN_IF_ERROR(scan.problems.ToStatus());
+  if (scan.models.empty() && scan.pipelines.empty()) {
+    RETURN_IF_ERROR(scan.problems.ToStatus());
+  }
+  for (const ConfigProblem& problem : scan.problems.all()) {
+    spdlog::error("{}", problem.ToString());
+  }
   ASSIGN_OR_RETURN(DeviceSet devices,
                    DeviceSet::Create(DeviceSet::CountCudaDevices(), options.devices));
-  return std::unique_ptr<Engine>(new Engine(std::move(options), std::move(devices),
-                                            std::move(scan.models), std::move(scan.pipelines)));
+  return std::unique_ptr<Engine>(
+      new Engine(std::move(options), std::move(devices), std::move(scan)));
 }
 
 void Engine::SetState(const std::string& name, Version& version, const Status& status) {
@@ -202,7 +208,7 @@ Status Engine::LoadVersion(const ModelConfig& config, Version& version) {
 StatusOr<Engine::Version*> Engine::FindVersion(const std::string& model,
                                                const std::string& version) const {
   auto it = models_.find(model);
-  if (it == models_.end()) return NotFound("unknown model '" + model + "'");
+  if (it == models_.end()) return Missing(model);
   const auto& versions = it->second->versions;
   if (version.empty()) return versions.rbegin()->second.get();
   for (const auto& [number, v] : versions) {
@@ -271,7 +277,16 @@ void Engine::Infer(InferRequest request, InferCallback done) {
   }
 }
 
+Status Engine::Missing(const std::string& model) const {
+  auto it = rejected_.find(model);
+  if (it != rejected_.end()) {
+    return NotFound("model '" + model + "' is not available: " + it->second);
+  }
+  return NotFound("unknown model '" + model + "'");
+}
+
 bool Engine::Ready() const {
+  if (!rejected_.empty()) return false;
   for (const auto& [name, model] : models_) {
     for (const auto& [number, version] : model->versions) {
       if (version->state != ModelState::kReady) return false;
@@ -294,7 +309,7 @@ StatusOr<const ModelConfig*> Engine::Config(const std::string& model,
 
 StatusOr<std::vector<std::string>> Engine::Versions(const std::string& model) const {
   auto it = models_.find(model);
-  if (it == models_.end()) return NotFound("unknown model '" + model + "'");
+  if (it == models_.end()) return Missing(model);
   std::vector<std::string> out;
   for (const auto& [number, v] : it->second->versions) out.push_back(std::to_string(number));
   return out;
@@ -311,6 +326,9 @@ StatusOr<ModelVersionInfo> Engine::Info(const std::string& model,
 
 std::vector<ModelVersionInfo> Engine::Index() const {
   std::vector<ModelVersionInfo> out;
+  for (const auto& [name, reason] : rejected_) {
+    out.push_back({name, "", ModelState::kUnavailable, reason});
+  }
   for (const auto& [name, model] : models_) {
     for (const auto& [number, v] : model->versions) {
       out.push_back(*Info(name, std::to_string(number)));
@@ -346,7 +364,7 @@ StatusOr<std::vector<ModelStatsReport>> Engine::Stats(const std::string& model,
     return reports;
   }
   auto it = models_.find(model);
-  if (it == models_.end()) return NotFound("unknown model '" + model + "'");
+  if (it == models_.end()) return Missing(model);
   for (const auto& [number, v] : it->second->versions) reports.push_back(Report(model, *v));
   return reports;
 }

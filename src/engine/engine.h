@@ -60,8 +60,9 @@ using InferCallback = std::function<void(StatusOr<InferResponse>)>;
 
 class Engine {
  public:
-  // Scans the repository and finds devices. Fails, listing every problem, if any model's
-  // configuration is invalid. Loads nothing yet.
+  // Scans the repository and finds devices. Models and pipelines with problems are logged and
+  // kept as UNAVAILABLE (with their problems as the reason); the rest are served. Fails, listing
+  // every problem, only when nothing at all can be served. Loads nothing yet.
   static StatusOr<std::unique_ptr<Engine>> Create(EngineOptions options);
   ~Engine();
 
@@ -72,7 +73,7 @@ class Engine {
   // Validates `request` and queues it; `done` is called exactly once, from any thread.
   void Infer(InferRequest request, InferCallback done);
 
-  // True once every model version is READY.
+  // True once every model version is READY (and no model was rejected).
   bool Ready() const;
 
   // Model names, sorted.
@@ -95,10 +96,11 @@ class Engine {
   struct Version;
   struct Model;
 
-  Engine(EngineOptions options, DeviceSet devices, std::vector<ModelSource> sources,
-         std::vector<PipelineSource> pipelines);
+  Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan);
 
   StatusOr<Version*> FindVersion(const std::string& model, const std::string& version) const;
+  // NOT_FOUND for a model that is not served, with its problems if it was rejected.
+  Status Missing(const std::string& model) const;
   ModelStatsReport Report(const std::string& model, const Version& version) const;
   Status LoadVersion(const ModelConfig& config, Version& version);
   // Builds a pipeline's executor over the highest versions of its models. REQUIRES: they loaded.
@@ -109,6 +111,8 @@ class Engine {
   const DeviceSet devices_;
   // Immutable after Create: the set of models and versions never changes while serving.
   std::map<std::string, std::unique_ptr<Model>> models_;
+  // Models and pipelines left out for their configuration problems: name -> problems.
+  const std::map<std::string, std::string> rejected_;
 };
 
 }  // namespace tandem

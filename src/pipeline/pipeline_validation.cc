@@ -124,7 +124,11 @@ void ValidatePipelines(RepositoryScan& scan) {
   for (PipelineSource& source : scan.pipelines) {
     const size_t before = scan.problems.size();
     Validate(source, models, scan.problems);
-    if (scan.problems.size() == before) valid.push_back(std::move(source));
+    if (scan.problems.size() == before) {
+      valid.push_back(std::move(source));
+    } else {
+      scan.rejected[source.config.name] = scan.problems.JoinedSince(before);
+    }
   }
   scan.pipelines = std::move(valid);
 }

@@ -8,8 +8,8 @@
 namespace tandem {
 
 // Validates every pipeline of `scan` against `scan.models`. Problems are added to
-// `scan.problems`, naming the pipeline's file, the step and the tensor; invalid pipelines are
-// removed from `scan.pipelines`.
+// `scan.problems`, naming the pipeline's file, the step and the tensor; invalid pipelines move
+// from `scan.pipelines` to `scan.rejected`.
 void ValidatePipelines(RepositoryScan& scan);
 
 }  // namespace tandem

@@ -150,7 +150,8 @@ void Routes::Ping(HttpExchange& exchange) {
   std::string waiting;
   for (const ModelVersionInfo& info : engine_.Index()) {
     if (info.state == ModelState::kReady) continue;
-    waiting += (waiting.empty() ? "" : ", ") + info.name + "/" + info.version + " " +
+    waiting += (waiting.empty() ? "" : ", ") + info.name +
+               (info.version.empty() ? "" : "/" + info.version) + " " +
                std::string(ModelStateName(info.state)) +
                (info.reason.empty() ? "" : " (" + info.reason + ")");
   }

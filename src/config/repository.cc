@@ -66,7 +66,8 @@ void ScanFolder(const fs::path& dir, RepositoryScan& scan) {
   if (fs::exists(pipeline_file)) {
     PipelineSource source{
         ParsePipelineConfig(ReadFile(pipeline_file), name, pipeline_file.string(), scan.problems),
-        pipeline_file};
+        pipeline_file,
+        {}};
     if (scan.problems.size() == before) scan.pipelines.push_back(std::move(source));
     return;
   }

@@ -24,6 +24,9 @@ struct ModelSource {
 struct PipelineSource {
   PipelineConfig config;
   std::filesystem::path file;  // its pipeline.yaml
+  // For each op step (by step name), the op's inputs and outputs as validation worked them out,
+  // in the form of an unbatched model's config, so op steps are scheduled like models.
+  std::map<std::string, ModelConfig> op_configs;
 };
 
 struct RepositoryScan {

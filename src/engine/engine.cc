@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "backend/backend.h"
+#include "backend/ops/op.h"
 #include "config/request_validation.h"
 #include "pipeline/pipeline_executor.h"
 #include "pipeline/pipeline_validation.h"
@@ -56,11 +57,24 @@ struct Engine::Version {
 // A model, or a pipeline presented as one: a pipeline has a single version, a config whose
 // inputs and outputs are its own (full shapes, max_batch_size 0), and an executor once its
 // models are ready.
+// The instances of one op step of a pipeline, scheduled like a model's.
+struct OpStep {
+  OpStep(ModelConfig config, std::unique_ptr<OpKernel> kernel)
+      : config(std::move(config)), kernel(std::move(kernel)), queue(this->config.name, {}, 0) {}
+  const ModelConfig config;
+  const std::unique_ptr<OpKernel> kernel;
+  ModelQueue queue;
+  ModelStats stats;
+  std::vector<std::unique_ptr<InstanceWorker>> workers;
+};
+
 struct Engine::Model {
   ModelConfig config;
   std::map<int64_t, std::unique_ptr<Version>> versions;  // immutable after Create
-  std::optional<PipelineConfig> pipeline;
-  std::unique_ptr<PipelineExecutor> executor;  // set by LoadAll before the version is READY
+  std::optional<PipelineSource> pipeline;
+  // Set by LoadAll before the version is READY.
+  std::vector<std::unique_ptr<OpStep>> op_steps;
+  std::unique_ptr<PipelineExecutor> executor;
 };
 
 Engine::Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan)
@@ -69,12 +83,13 @@ Engine::Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan)
       rejected_(std::move(scan.rejected)) {
   for (PipelineSource& source : scan.pipelines) {
     auto model = std::make_unique<Model>();
-    model->pipeline = std::move(source.config);
-    model->config.name = model->pipeline->name;
+    const PipelineConfig& pipeline = source.config;
+    model->config.name = pipeline.name;
     model->config.backend = "pipeline";
-    model->config.inputs = model->pipeline->inputs;
-    model->config.outputs = model->pipeline->outputs;
+    model->config.inputs = pipeline.inputs;
+    model->config.outputs = pipeline.outputs;
     model->versions[1] = std::make_unique<Version>(model->config, 1, source.file.parent_path());
+    model->pipeline = std::move(source);
     models_[model->config.name] = std::move(model);
   }
   for (ModelSource& source : scan.models) {
@@ -119,8 +134,11 @@ void Engine::SetState(const std::string& name, Version& version, const Status& s
 }
 
 Status Engine::LoadPipeline(Model& pipeline) {
+  const PipelineConfig& config = pipeline.pipeline->config;
   std::map<std::string, StepModel> steps;
-  for (const StepConfig& step : pipeline.pipeline->steps) {
+  std::vector<Device> devices;  // where the pipeline's models run; its ops run there too
+  for (const StepConfig& step : config.steps) {
+    if (!step.op.empty()) continue;
     // Validation guarantees the model exists; a pipeline runs on its highest version.
     Model& model = *models_.at(step.model);
     Version& version = *model.versions.rbegin()->second;
@@ -128,10 +146,29 @@ Status Engine::LoadPipeline(Model& pipeline) {
       return Unavailable("step '" + step.name + "': model '" + step.model + "' is not ready");
     }
     StepModel target{&model.config, &version.queue, {}};
-    for (const auto& worker : version.workers) target.devices.push_back(worker->device());
-    steps[step.model] = std::move(target);
+    for (const auto& worker : version.workers) {
+      target.devices.push_back(worker->device());
+      if (std::find(devices.begin(), devices.end(), worker->device()) == devices.end()) {
+        devices.push_back(worker->device());
+      }
+    }
+    steps[step.name] = std::move(target);
   }
-  ASSIGN_OR_RETURN(pipeline.executor, PipelineExecutor::Create(*pipeline.pipeline, steps));
+  if (devices.empty()) devices.push_back(Device::Cpu());
+  for (const StepConfig& step : config.steps) {
+    if (step.op.empty()) continue;
+    ASSIGN_OR_RETURN(std::unique_ptr<OpKernel> kernel, MakeOp(step.op, step.params));
+    auto op =
+        std::make_unique<OpStep>(pipeline.pipeline->op_configs.at(step.name), std::move(kernel));
+    for (const Device& device : devices) {
+      op->workers.push_back(std::make_unique<InstanceWorker>(
+          op->config.name + "/" + device.ToString(), MakeOpInstance(*op->kernel, device),
+          /*batched=*/false, op->queue, op->stats));
+    }
+    steps[step.name] = StepModel{&op->config, &op->queue, devices};
+    pipeline.op_steps.push_back(std::move(op));
+  }
+  ASSIGN_OR_RETURN(pipeline.executor, PipelineExecutor::Create(config, steps));
   return Status::Ok();
 }
 
@@ -159,9 +196,9 @@ Status Engine::LoadAll() {
     Status status = LoadPipeline(*model);
     SetState(name, *model->versions.begin()->second, status);
     if (status.ok()) {
-      spdlog::info("pipeline '{}' is ready: {} steps, placement {}", name,
-                   model->pipeline->steps.size(),
-                   model->pipeline->placement == Placement::kAffinity ? "affinity" : "free");
+      const PipelineConfig& pipeline = model->pipeline->config;
+      spdlog::info("pipeline '{}' is ready: {} steps, placement {}", name, pipeline.steps.size(),
+                   pipeline.placement == Placement::kAffinity ? "affinity" : "free");
     } else if (first_error.ok()) {
       first_error = status;
     }
@@ -372,10 +409,14 @@ StatusOr<std::vector<ModelStatsReport>> Engine::Stats(const std::string& model,
 void Engine::Shutdown() {
   for (auto& [name, model] : models_) {
     for (auto& [number, version] : model->versions) version->queue.Close();
+    for (auto& op : model->op_steps) op->queue.Close();
   }
   for (auto& [name, model] : models_) {
     for (auto& [number, version] : model->versions) {
       for (auto& worker : version->workers) worker->Join();
+    }
+    for (auto& op : model->op_steps) {
+      for (auto& worker : op->workers) worker->Join();
     }
   }
 }

@@ -19,7 +19,7 @@ struct PipelineExecutor::RunState {
 };
 
 StatusOr<std::unique_ptr<PipelineExecutor>> PipelineExecutor::Create(
-    const PipelineConfig& config, const std::map<std::string, StepModel>& models) {
+    const PipelineConfig& config, const std::map<std::string, StepModel>& targets) {
   std::map<std::string, int> slot_of;
   auto slot = [&](const std::string& tensor) {
     auto [it, fresh] = slot_of.emplace(tensor, static_cast<int>(slot_of.size()));
@@ -30,10 +30,8 @@ StatusOr<std::unique_ptr<PipelineExecutor>> PipelineExecutor::Create(
   std::vector<Step> steps;
   std::vector<Device> devices;
   for (const StepConfig& sc : config.steps) {
-    auto it = models.find(sc.model);
-    if (!sc.op.empty() || it == models.end()) {
-      return Unimplemented("step '" + sc.name + "': only model steps can run");
-    }
+    auto it = targets.find(sc.name);
+    if (it == targets.end()) return Internal("step '" + sc.name + "' has nowhere to run");
     Step step{sc.name, it->second, {}, {}, {}};
     const ModelConfig& model = *step.model.config;
     for (const TensorConfig& in : model.inputs) {

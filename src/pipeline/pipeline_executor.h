@@ -25,7 +25,7 @@
 
 namespace tandem {
 
-// Where a model step's jobs go.
+// Where a step's jobs go: its model's queue, or the queue of the step's op instances.
 struct StepModel {
   const ModelConfig* config = nullptr;
   ModelQueue* queue = nullptr;
@@ -36,10 +36,10 @@ class PipelineExecutor {
  public:
   using Callback = std::function<void(StatusOr<std::vector<Tensor>>)>;
 
-  // `config` must be validated (pipeline/pipeline_validation.h) and have only model steps;
-  // `models` maps each step's model name to where its jobs go. Both must outlive the executor.
+  // `config` must be validated (pipeline/pipeline_validation.h); `steps` maps each step's name
+  // to where its jobs go. Both must outlive the executor.
   static StatusOr<std::unique_ptr<PipelineExecutor>> Create(
-      const PipelineConfig& config, const std::map<std::string, StepModel>& models);
+      const PipelineConfig& config, const std::map<std::string, StepModel>& steps);
 
   // Runs one request. `inputs` are in the pipeline's input order, checked against its config.
   // `done` gets the outputs in the pipeline's output order, or the first failure, naming its

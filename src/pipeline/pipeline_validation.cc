@@ -1,7 +1,10 @@
 #include "pipeline/pipeline_validation.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
+
+#include "backend/ops/op.h"
 
 namespace tandem {
 namespace {
@@ -43,7 +46,50 @@ std::string Names(const std::vector<TensorConfig>& list) {
   return out;
 }
 
-void Validate(const PipelineSource& source, const std::map<std::string, const ModelConfig*>& models,
+// The config an op step is checked and scheduled with: the op's inputs as their producers make
+// them, its outputs as the op derives them. Problems are added; nullopt if there were any.
+std::optional<ModelConfig> OpStepConfig(const PipelineConfig& p, const StepConfig& step,
+                                        const std::map<std::string, TensorSpec>& produced,
+                                        const std::string& file, ConfigProblems& problems) {
+  const std::string at = "steps[" + step.name + "]";
+  auto kernel = MakeOp(step.op, step.params);
+  if (!kernel.ok()) {
+    problems.Add(file, at + ".op", kernel.status().message());
+    return std::nullopt;
+  }
+  ModelConfig config;
+  config.name = p.name + "/" + step.name;
+  config.backend = "op";
+  for (const std::string& name : (*kernel)->input_names()) {
+    auto bound = std::find_if(step.inputs.begin(), step.inputs.end(),
+                              [&](const auto& kv) { return kv.first == name; });
+    if (bound == step.inputs.end()) {
+      problems.Add(file, at + ".inputs",
+                   "does not feed input '" + name + "' of op '" + step.op + "'");
+      return std::nullopt;
+    }
+    auto spec = produced.find(bound->second);
+    if (spec == produced.end()) return std::nullopt;  // its producer failed its own checks
+    config.inputs.push_back({name, spec->second.dtype, spec->second.shape});
+  }
+  for (const auto& [name, tensor] : step.inputs) {
+    if (Find(config.inputs, name) == nullptr) {
+      problems.Add(file, at + ".inputs." + name,
+                   "op '" + step.op + "' has no input '" + name + "' (it takes " +
+                       Names(config.inputs) + ")");
+      return std::nullopt;
+    }
+  }
+  auto outputs = (*kernel)->Outputs(config.inputs);
+  if (!outputs.ok()) {
+    problems.Add(file, at, "op '" + step.op + "': " + outputs.status().message());
+    return std::nullopt;
+  }
+  config.outputs = std::move(*outputs);
+  return config;
+}
+
+void Validate(PipelineSource& source, const std::map<std::string, const ModelConfig*>& models,
               ConfigProblems& problems) {
   const PipelineConfig& p = source.config;
   const std::string file = source.file.string();
@@ -53,23 +99,28 @@ void Validate(const PipelineSource& source, const std::map<std::string, const Mo
   // Steps are in dependency order, so every tensor a step reads was recorded before it.
   for (const StepConfig& step : p.steps) {
     const std::string at = "steps[" + step.name + "]";
+    const ModelConfig* model_ptr = nullptr;
+    std::string what;  // "model 'segmenter'" or "op 'argmax'"
     if (!step.op.empty()) {
-      problems.Add(file, at + ".op",
-                   "unknown op '" + step.op + "': this version of tandem has no built-in ops");
-      continue;
+      auto config = OpStepConfig(p, step, produced, file, problems);
+      if (!config) continue;
+      model_ptr = &(source.op_configs[step.name] = std::move(*config));
+      what = "op '" + step.op + "'";
+    } else {
+      auto it = models.find(step.model);
+      if (it == models.end()) {
+        problems.Add(file, at + ".model", "unknown model '" + step.model + "'");
+        continue;
+      }
+      model_ptr = it->second;
+      what = "model '" + step.model + "'";
     }
-    auto it = models.find(step.model);
-    if (it == models.end()) {
-      problems.Add(file, at + ".model", "unknown model '" + step.model + "'");
-      continue;
-    }
-    const ModelConfig& model = *it->second;
+    const ModelConfig& model = *model_ptr;
     for (const auto& [name, tensor] : step.inputs) {
       const TensorConfig* in = Find(model.inputs, name);
       if (in == nullptr) {
         problems.Add(file, at + ".inputs." + name,
-                     "model '" + model.name + "' has no input '" + name + "' (it takes " +
-                         Names(model.inputs) + ")");
+                     what + " has no input '" + name + "' (it takes " + Names(model.inputs) + ")");
         continue;
       }
       auto source_spec = produced.find(tensor);
@@ -79,7 +130,7 @@ void Validate(const PipelineSource& source, const std::map<std::string, const Mo
           !Compatible(want.shape, source_spec->second.shape)) {
         problems.Add(file, at + ".inputs." + name,
                      "tensor '" + tensor + "' is " + Describe(source_spec->second) +
-                         " but input '" + name + "' of model '" + model.name + "' takes " +
+                         " but input '" + name + "' of " + what + " takes " +
                          std::string(DataTypeName(want.dtype)) + " " + want.shape.ToString());
       }
     }
@@ -87,21 +138,19 @@ void Validate(const PipelineSource& source, const std::map<std::string, const Mo
       bool bound = false;
       for (const auto& [name, tensor] : step.inputs) bound |= name == in.name;
       if (!bound) {
-        problems.Add(file, at + ".inputs",
-                     "does not feed input '" + in.name + "' of model '" + model.name + "'");
+        problems.Add(file, at + ".inputs", "does not feed input '" + in.name + "' of " + what);
       }
     }
     for (const auto& [name, tensor] : step.outputs) {
       const TensorConfig* out = Find(model.outputs, name);
       if (out == nullptr) {
-        problems.Add(file, at + ".outputs." + name,
-                     "model '" + model.name + "' has no output '" + name + "' (it returns " +
-                         Names(model.outputs) + ")");
+        problems.Add(
+            file, at + ".outputs." + name,
+            what + " has no output '" + name + "' (it returns " + Names(model.outputs) + ")");
         continue;
       }
-      produced[tensor] = {
-          out->dtype, FullShape(model, out->shape),
-          "output '" + name + "' of model '" + model.name + "' (step " + step.name + ")"};
+      produced[tensor] = {out->dtype, FullShape(model, out->shape),
+                          "output '" + name + "' of " + what + " (step " + step.name + ")"};
     }
   }
   for (const TensorConfig& out : p.outputs) {

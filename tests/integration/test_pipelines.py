@@ -39,6 +39,23 @@ def sim_pipelines(tmp_path_factory):
     write(root / "step_b" / "model.yaml", SIM_STEP.format(scale=2, offset=1))
     write(root / "kept" / "pipeline.yaml", SIM_PIPELINE.format(placement="affinity"))
     write(root / "spread" / "pipeline.yaml", SIM_PIPELINE.format(placement="free"))
+    write(root / "logits" / "model.yaml", """\
+backend: sim
+max_batch_size: 4
+inputs: [{name: x, datatype: FP32, shape: [3, 2, 2]}]
+outputs: [{name: y, datatype: FP32, shape: [3, 2, 2]}]
+parameters: {latency_us: 100, scale: 1, offset: 0}
+""")
+    write(root / "classes" / "pipeline.yaml", """\
+inputs: [{name: image, datatype: FP32, shape: [-1, 3, 2, 2]}]
+outputs: [{name: trimap, datatype: UINT8, shape: [-1, 2, 2]}]
+steps:
+  - {name: segment, model: logits, inputs: {x: image}, outputs: {y: scores}}
+  - {name: pick, op: argmax, inputs: {input: scores}, outputs: {indices: classes},
+     params: {dim: 1}}
+  - {name: levels, op: map_values, inputs: {input: classes}, outputs: {output: trimap},
+     params: {values: {1: 128, 2: 255}}}
+""")
     s = start_server(root, "--sim-gpus", "4")
     yield s
     assert s.stop() == 0, "\n".join(s.log)
@@ -92,6 +109,20 @@ def test_free_placement_spreads_steps(sim_pipelines):
         delta = {d: after[d] - before[d] for d in after}
         assert sum(delta.values()) == 320
         assert all(n > 0 for n in delta.values()), delta
+
+
+def test_built_in_ops_run_as_steps(sim_pipelines):
+    import numpy as np
+    scores = np.random.default_rng(3).random((2, 3, 2, 2), dtype=np.float32)
+    r = sim_pipelines.post_json("/v2/models/classes/infer",
+                                {"inputs": [{"name": "image", "shape": [2, 3, 2, 2],
+                                             "datatype": "FP32",
+                                             "data": scores.flatten().tolist()}]})
+    assert r.status == 200, r.body
+    (out,) = r.json()["outputs"]
+    assert out["datatype"] == "UINT8" and out["shape"] == [2, 2, 2]
+    expected = np.array([0, 128, 255], np.uint8)[scores.argmax(axis=1)]
+    assert out["data"] == expected.flatten().tolist()
 
 
 def test_a_failing_step_fails_only_its_own_request(repository, tmp_path):

@@ -161,6 +161,42 @@ steps:
                 "[-1, 1, 8, 8] from output 'alpha' of model 'matting'");
 }
 
+TEST(PipelineValidationTest, OpsDeriveTheirOutputsAndCheckTheirParams) {
+  RepositoryScan scan = TwoModelRepository(R"(
+inputs: [{name: image, datatype: FP32, shape: [-1, 3, 8, 8]}]
+outputs: [{name: levels, datatype: UINT8, shape: [-1, 8, 8]}]
+steps:
+  - {name: segment, model: segmenter, inputs: {x: image}, outputs: {mask: logits}}
+  - {name: pick, op: argmax, inputs: {input: logits}, outputs: {indices: classes},
+     params: {dim: 1}}
+  - {name: map, op: map_values, inputs: {input: classes}, outputs: {output: levels},
+     params: {values: {1: 128}}}
+)");
+  ValidatePipelines(scan);
+  ASSERT_TRUE(scan.problems.empty()) << AllProblems(scan.problems);
+  const ModelConfig& pick = scan.pipelines[0].op_configs.at("pick");
+  EXPECT_EQ(pick.outputs[0].dtype, DataType::kInt64);
+  EXPECT_EQ(pick.outputs[0].shape, Shape({-1, 8, 8}));
+
+  RepositoryScan bad = TwoModelRepository(R"(
+inputs: [{name: image, datatype: FP32, shape: [-1, 3, 8, 8]}]
+outputs: [{name: out, datatype: UINT8, shape: [-1, 3, 8, 8]}]
+steps:
+  - {name: far, op: argmax, inputs: {input: image}, outputs: {indices: i}, params: {dim: 7}}
+  - {name: floats, op: map_values, inputs: {input: image}, outputs: {output: out},
+     params: {values: {1: 2}}}
+  - {name: typo, op: argmax, inputs: {input: image}, outputs: {indices: j}, params: {axis: 1}}
+  - {name: huge, op: map_values, inputs: {input: i}, outputs: {output: k},
+     params: {values: {1: 300}}}
+)");
+  ValidatePipelines(bad);
+  ExpectProblem(bad.problems, "steps[far]: op 'argmax': params.dim 7 is outside shape");
+  ExpectProblem(bad.problems,
+                "steps[floats]: op 'map_values': map_values takes integers, not FP32");
+  ExpectProblem(bad.problems, "steps[typo].op: params.axis is not a parameter of this op");
+  ExpectProblem(bad.problems, "steps[huge].op: params.values.1 must map an integer to 0..255");
+}
+
 TEST(PipelineValidationTest, UnfedModelInputsAreReported) {
   RepositoryScan scan = TwoModelRepository(R"(
 inputs: [{name: image, datatype: FP32, shape: [-1, 3, 8, 8]}]

@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kNpy = "application/x-npy";
+constexpr std::string_view kPng = "image/png";
 
 HttpResponse JsonResponse(int status, std::string body) {
   HttpResponse r;
@@ -86,6 +87,21 @@ HttpResponse EncodeV2(const InferResponse& response, const OutputEncoding& encod
     r.headers.emplace_back("Inference-Header-Content-Length", std::to_string(*encoded.json_length));
   }
   return r;
+}
+
+// The first BYTES output's first element, as an image/png body.
+HttpResponse EncodePngResponse(const InferResponse& response) {
+  for (const NamedTensor& output : response.outputs) {
+    if (output.tensor.dtype() != DataType::kBytes) continue;
+    std::vector<std::string_view> elements = output.tensor.Strings();
+    if (elements.empty()) break;
+    HttpResponse r;
+    r.content_type = std::string(kPng);
+    r.body = std::string(elements[0]);
+    return r;
+  }
+  return ErrorResponse(406, "Accept: image/png needs a BYTES output holding a PNG, and model '" +
+                                response.model + "' returned none; ask for application/json");
 }
 
 HttpResponse EncodeNpyResponse(const InferResponse& response) {
@@ -237,10 +253,12 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
     format = ResponseFormat::kV2;
   } else if (accept == kNpy) {
     format = ResponseFormat::kNpy;
+  } else if (accept == kPng) {
+    format = ResponseFormat::kPng;
   } else {
-    return exchange->Reply(
-        ErrorResponse(406, "Accept '" + std::string(request.Header("Accept")) +
-                               "' is not supported; use application/json or application/x-npy"));
+    return exchange->Reply(ErrorResponse(
+        406, "Accept '" + std::string(request.Header("Accept")) +
+                 "' is not supported; use application/json, application/x-npy or image/png"));
   }
 
   const std::string content_type = MediaType(request.Header("Content-Type"));
@@ -251,21 +269,36 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
     auto d = DecodeInferRequest(request.body, *json_length);
     if (!d.ok()) return exchange->Reply(StatusResponse(d.status()));
     decoded = std::move(*d);
-  } else if (content_type == kNpy) {
+  } else if (content_type == kNpy || content_type == "image/jpeg" || content_type == kPng) {
+    // One array (npy) or one encoded image for the only input of the model.
     auto config = engine_.Config(model, "");
     if (!config.ok()) return exchange->Reply(StatusResponse(config.status()));
     if ((*config)->inputs.size() != 1) {
       return exchange->Reply(ErrorResponse(
-          400, "an application/x-npy body is one array, but model '" + model + "' takes " +
+          400, "a " + content_type + " body is one input, but model '" + model + "' takes " +
                    std::to_string((*config)->inputs.size()) + " inputs; send application/json"));
     }
-    auto tensor = DecodeNpy(request.body);
+    const TensorConfig& input = (*config)->inputs[0];
+    StatusOr<Tensor> tensor = InvalidArgument("unset");
+    if (content_type == kNpy) {
+      tensor = DecodeNpy(request.body);
+    } else if (input.dtype != DataType::kBytes) {
+      tensor = InvalidArgument("a " + content_type + " body feeds a BYTES input, but input '" +
+                               input.name + "' of model '" + model + "' is " +
+                               std::string(DataTypeName(input.dtype)));
+    } else {
+      // The encoded image is the single element of the input; its shape is the config's
+      // ([1], or [1, 1] ...), which holds one element.
+      tensor =
+          Tensor::FromStrings(input.shape.IsFixed() ? input.shape : Shape({1}), {*request.body});
+    }
     if (!tensor.ok()) return exchange->Reply(StatusResponse(tensor.status()));
-    decoded.request.inputs.push_back({(*config)->inputs[0].name, std::move(*tensor)});
+    decoded.request.inputs.push_back({input.name, std::move(*tensor)});
   } else {
-    return exchange->Reply(
-        ErrorResponse(415, "Content-Type '" + std::string(request.Header("Content-Type")) +
-                               "' is not supported; use application/json or application/x-npy"));
+    return exchange->Reply(ErrorResponse(
+        415, "Content-Type '" + std::string(request.Header("Content-Type")) +
+                 "' is not supported; use application/json, application/x-npy, image/jpeg or "
+                 "image/png"));
   }
   decoded.request.model = model;
   RunInfer(std::move(exchange), std::move(decoded.request), std::move(decoded.encoding), format);
@@ -285,8 +318,14 @@ void Routes::RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest reque
             }
             return exchange->Reply(StatusResponse(result.status()));
           }
-          exchange->Reply(format == ResponseFormat::kNpy ? EncodeNpyResponse(*result)
-                                                         : EncodeV2(*result, encoding));
+          switch (format) {
+            case ResponseFormat::kNpy:
+              return exchange->Reply(EncodeNpyResponse(*result));
+            case ResponseFormat::kPng:
+              return exchange->Reply(EncodePngResponse(*result));
+            case ResponseFormat::kV2:
+              return exchange->Reply(EncodeV2(*result, encoding));
+          }
         });
   });
 }

@@ -27,7 +27,7 @@ class Routes {
   void Handle(std::shared_ptr<HttpExchange> exchange);
 
  private:
-  enum class ResponseFormat { kV2, kNpy };
+  enum class ResponseFormat { kV2, kNpy, kPng };
 
   void Ping(HttpExchange& exchange);
   void Invocations(std::shared_ptr<HttpExchange> exchange);

@@ -339,6 +339,43 @@ StatusOr<DecodedRequest> DecodeRawInferRequest(std::shared_ptr<const std::string
 
 namespace {
 
+// True when `s` is valid UTF-8 (so it can be a JSON string). Overlong forms are not checked.
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    size_t extra = 0;
+    if (c < 0x80) {
+      extra = 0;
+    } else if ((c >> 5) == 0x6) {
+      extra = 1;
+    } else if ((c >> 4) == 0xE) {
+      extra = 2;
+    } else if ((c >> 3) == 0x1E) {
+      extra = 3;
+    } else {
+      return false;
+    }
+    if (i + extra >= s.size()) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      if ((static_cast<uint8_t>(s[i + k]) >> 6) != 0x2) return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+// FP16 and BF16 have no JSON form, nor BYTES elements that are not text (a PNG, say): such
+// outputs travel as binary data whatever the client asked.
+bool HasJsonForm(const Tensor& t) {
+  if (t.dtype() == DataType::kFp16 || t.dtype() == DataType::kBf16) return false;
+  if (t.dtype() != DataType::kBytes) return true;
+  for (std::string_view s : t.Strings()) {
+    if (!IsUtf8(s)) return false;
+  }
+  return true;
+}
+
 template <typename T>
 void WriteFloats(JsonWriter& w, const Tensor& t) {
   char buf[64];
@@ -439,8 +476,7 @@ EncodedResponse EncodeInferResponse(const InferResponse& response, const OutputE
     w.StartArray();
     for (int64_t d : t.shape().dims()) w.Int64(d);
     w.EndArray();
-    const bool as_binary = encoding.IsBinary(output.name) || t.dtype() == DataType::kFp16 ||
-                           t.dtype() == DataType::kBf16;
+    const bool as_binary = encoding.IsBinary(output.name) || !HasJsonForm(t);
     if (as_binary) {
       w.Key("parameters");
       w.StartObject();

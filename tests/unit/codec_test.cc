@@ -236,3 +236,27 @@ TEST(NpyTest, RefusesWhatItCannotRead) {
 
 }  // namespace
 }  // namespace tandem
+
+namespace tandem {
+namespace {
+
+TEST(V2EncodeTest, BytesThatAreNotTextTravelAsBinary) {
+  InferResponse response;
+  response.model = "m";
+  response.outputs = {{"text", *Tensor::FromStrings(Shape({2}), {"héllo", "ok"})},
+                      {"png", *Tensor::FromStrings(Shape({1}), {std::string("\x89PNG\r\n", 6)})},
+                      {"cut", *Tensor::FromStrings(Shape({1}), {std::string("\xc3", 1)})}};
+  EncodedResponse encoded = EncodeInferResponse(response, OutputEncoding{});
+  ASSERT_TRUE(encoded.json_length.has_value());
+  const std::string header = encoded.body.substr(0, *encoded.json_length);
+  EXPECT_NE(header.find(R"("data":["héllo","ok"])"), std::string::npos) << header;
+  EXPECT_NE(header.find(R"("name":"png","datatype":"BYTES","shape":[1],"parameters")"),
+            std::string::npos)
+      << header;
+  EXPECT_NE(header.find(R"("name":"cut","datatype":"BYTES","shape":[1],"parameters")"),
+            std::string::npos)
+      << header;
+}
+
+}  // namespace
+}  // namespace tandem

@@ -4,67 +4,10 @@
 #include <charconv>
 
 #include "backend/ops/op.h"
-#include "backend/torch/torch_tensors.h"
+#include "backend/ops/op_support.h"
 
 namespace tandem {
 namespace {
-
-StatusOr<int64_t> IntParam(const std::map<std::string, StepParam>& params, const std::string& key,
-                           int64_t fallback) {
-  auto it = params.find(key);
-  if (it == params.end()) return fallback;
-  const std::string& text = it->second.scalar;
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (it->second.kind != StepParam::Kind::kScalar || ec != std::errc() ||
-      end != text.data() + text.size()) {
-    return InvalidArgument("params." + key + " must be an integer");
-  }
-  return value;
-}
-
-Status OnlyParams(const std::map<std::string, StepParam>& params,
-                  std::initializer_list<std::string_view> allowed) {
-  for (const auto& [key, value] : params) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      return InvalidArgument("params." + key + " is not a parameter of this op");
-    }
-  }
-  return Status::Ok();
-}
-
-bool IsInteger(DataType t) {
-  return t == DataType::kUint8 || t == DataType::kUint16 || t == DataType::kUint32 ||
-         t == DataType::kUint64 || t == DataType::kInt8 || t == DataType::kInt16 ||
-         t == DataType::kInt32 || t == DataType::kInt64;
-}
-
-// Runs `fn` on LibTorch views of the inputs moved to `device`, and brings the results back.
-template <typename Fn>
-StatusOr<std::vector<Tensor>> WithTorch(const std::vector<Tensor>& inputs, Device device, Fn fn) {
-  try {
-    c10::InferenceMode inference_mode;
-    const c10::Device where =
-        device.kind() == Device::Kind::kCuda
-            ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(device.index()))
-            : c10::Device(c10::kCPU);
-    std::vector<at::Tensor> in;
-    for (const Tensor& t : inputs) {
-      ASSIGN_OR_RETURN(at::Tensor view, ToTorch(t));
-      in.push_back(view.to(where));
-    }
-    std::vector<at::Tensor> out = fn(in);
-    std::vector<Tensor> results;
-    for (const at::Tensor& t : out) {
-      ASSIGN_OR_RETURN(Tensor host, FromTorch(t.to(at::kCPU)));
-      results.push_back(device.kind() == Device::Kind::kSim ? host.WithDevice(device) : host);
-    }
-    return results;
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    return Internal(what.substr(0, what.find('\n')));
-  }
-}
 
 // argmax over `dim` (default 1: the class dimension of [N, C, H, W] logits) -> INT64, that
 // dimension removed.
@@ -177,7 +120,13 @@ StatusOr<std::unique_ptr<OpKernel>> MakeOp(const std::string& name,
     return std::unique_ptr<OpKernel>(new Argmax(dim));
   }
   if (name == "map_values") return MakeMapValues(params);
-  return InvalidArgument("unknown op '" + name + "' (built-in ops: argmax, map_values)");
+  if (name.rfind("image.", 0) == 0) {
+    auto op = MakeImageOp(name, params);
+    if (op.ok() || op.status().code() != StatusCode::kNotFound) return op;
+  }
+  return InvalidArgument("unknown op '" + name +
+                         "' (built-in ops: argmax, map_values, image.decode, image.preprocess, "
+                         "image.resize_to, image.encode_png)");
 }
 
 std::unique_ptr<Instance> MakeOpInstance(const OpKernel& kernel, Device device) {

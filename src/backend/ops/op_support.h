@@ -1,0 +1,78 @@
+// Helpers shared by the built-in ops' implementations. Internal to backend/ops/.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <charconv>
+#include <initializer_list>
+#include <map>
+#include <string>
+
+#include "backend/ops/op.h"
+#include "backend/torch/torch_tensors.h"
+
+namespace tandem {
+
+inline StatusOr<int64_t> IntParam(const std::map<std::string, StepParam>& params,
+                                  const std::string& key, int64_t fallback) {
+  auto it = params.find(key);
+  if (it == params.end()) return fallback;
+  const std::string& text = it->second.scalar;
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (it->second.kind != StepParam::Kind::kScalar || ec != std::errc() ||
+      end != text.data() + text.size()) {
+    return InvalidArgument("params." + key + " must be an integer");
+  }
+  return value;
+}
+
+inline Status OnlyParams(const std::map<std::string, StepParam>& params,
+                         std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : params) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return InvalidArgument("params." + key + " is not a parameter of this op");
+    }
+  }
+  return Status::Ok();
+}
+
+inline bool IsInteger(DataType t) {
+  return t == DataType::kUint8 || t == DataType::kUint16 || t == DataType::kUint32 ||
+         t == DataType::kUint64 || t == DataType::kInt8 || t == DataType::kInt16 ||
+         t == DataType::kInt32 || t == DataType::kInt64;
+}
+
+// Runs `fn` on LibTorch views of the inputs moved to `device`, and brings the results back.
+template <typename Fn>
+StatusOr<std::vector<Tensor>> WithTorch(const std::vector<Tensor>& inputs, Device device, Fn fn) {
+  try {
+    c10::InferenceMode inference_mode;
+    const c10::Device where =
+        device.kind() == Device::Kind::kCuda
+            ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(device.index()))
+            : c10::Device(c10::kCPU);
+    std::vector<at::Tensor> in;
+    for (const Tensor& t : inputs) {
+      ASSIGN_OR_RETURN(at::Tensor view, ToTorch(t));
+      in.push_back(view.to(where));
+    }
+    std::vector<at::Tensor> out = fn(in);
+    std::vector<Tensor> results;
+    for (const at::Tensor& t : out) {
+      ASSIGN_OR_RETURN(Tensor host, FromTorch(t.to(at::kCPU)));
+      results.push_back(device.kind() == Device::Kind::kSim ? host.WithDevice(device) : host);
+    }
+    return results;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    return Internal(what.substr(0, what.find('\n')));
+  }
+}
+
+// The image ops, by name ("image.decode", ...), or NOT_FOUND.
+StatusOr<std::unique_ptr<OpKernel>> MakeImageOp(const std::string& name,
+                                                const std::map<std::string, StepParam>& params);
+
+}  // namespace tandem

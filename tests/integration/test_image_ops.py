@@ -1,0 +1,138 @@
+"""Built-in image ops in a pipeline, fed JPEG and PNG bodies over SageMaker's /invocations and
+v2, checked against the same processing done with Pillow and PyTorch."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from support.server import start_server
+
+PIPELINE = """\
+inputs: [{name: image_bytes, datatype: BYTES, shape: [1]}]
+outputs:
+  - {name: png, datatype: BYTES, shape: [1]}
+  - {name: tensor, datatype: FP32, shape: [1, 3, 16, 16]}
+  - {name: mask_png, datatype: BYTES, shape: [1]}
+steps:
+  - {name: decode, op: image.decode, inputs: {bytes: image_bytes}, outputs: {image: rgb}}
+  - {name: again, op: image.encode_png, inputs: {image: rgb}, outputs: {png: png}}
+  - {name: prep, op: image.preprocess, inputs: {image: rgb}, outputs: {tensor: tensor},
+     params: {size: [16, 16], mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}
+  - {name: pick, op: argmax, inputs: {input: tensor}, outputs: {indices: classes}}
+  - {name: levels, op: map_values, inputs: {input: classes}, outputs: {output: small_mask},
+     params: {values: {1: 128, 2: 255}}}
+  - {name: grow, op: image.resize_to, inputs: {image: small_mask, like: rgb},
+     outputs: {image: mask}}
+  - {name: encode, op: image.encode_png, inputs: {image: mask}, outputs: {png: mask_png}}
+"""
+
+
+@pytest.fixture(scope="module")
+def image_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("image_repo")
+    (root / "images").mkdir()
+    (root / "images" / "pipeline.yaml").write_text(PIPELINE)
+    s = start_server(root)
+    yield s
+    assert s.stop() == 0, "\n".join(s.log)
+
+
+def picture(width, height, fmt):
+    """An odd-sized test picture with smooth gradients and some structure, encoded as `fmt`."""
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([x * 255 // max(1, width - 1), y * 255 // max(1, height - 1),
+                    ((x // 3 + y // 5) % 2) * 200], axis=-1).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format=fmt, quality=95)
+    return buf.getvalue()
+
+
+def reference(encoded):
+    """What the pipeline should compute, with Pillow and PyTorch."""
+    rgb = np.array(Image.open(io.BytesIO(encoded)).convert("RGB"))
+    x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float() / 255
+    x = F.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False)
+    tensor = ((x - 0.5) / 0.25).numpy()
+    levels = np.array([0, 128, 255], np.uint8)[tensor.argmax(axis=1)]
+    mask = F.interpolate(torch.from_numpy(levels).unsqueeze(1).float(), size=rgb.shape[:2],
+                         mode="nearest").round().to(torch.uint8).numpy()[0, 0]
+    return rgb, tensor, mask
+
+
+def infer_v2(server, encoded):
+    header = json.dumps({
+        "inputs": [{"name": "image_bytes", "shape": [1], "datatype": "BYTES",
+                    "parameters": {"binary_data_size": len(encoded) + 4}}],
+        "outputs": [{"name": "tensor"}, {"name": "mask_png", "parameters": {"binary_data": True}},
+                    {"name": "png", "parameters": {"binary_data": True}}]}).encode()
+    body = header + len(encoded).to_bytes(4, "little") + encoded
+    r = server.post("/v2/models/images/infer", body,
+                    headers={"Inference-Header-Content-Length": str(len(header))})
+    assert r.status == 200, r.body
+    json_length = int(r.headers["inference-header-content-length"])
+    doc = json.loads(r.body[:json_length])
+    outputs, offset = {}, json_length
+    for out in doc["outputs"]:
+        if "data" in out:
+            outputs[out["name"]] = np.array(out["data"], np.float32).reshape(out["shape"])
+        else:
+            size = out["parameters"]["binary_data_size"]
+            raw = r.body[offset:offset + size]
+            offset += size
+            outputs[out["name"]] = raw[4:]  # one BYTES element: 4-byte length, then the PNG
+    return outputs
+
+
+@pytest.mark.parametrize("fmt,size", [("PNG", (37, 23)), ("JPEG", (41, 29)), ("PNG", (1, 1))])
+def test_image_ops_match_pillow_and_pytorch(image_server, fmt, size):
+    encoded = picture(*size, fmt)
+    rgb, tensor, mask = reference(encoded)
+    out = infer_v2(image_server, encoded)
+    # The decoded pixels come back losslessly through PNG. Both decoders are libjpeg-turbo or
+    # lossless PNG, so pixels agree to within one level.
+    decoded = np.asarray(Image.open(io.BytesIO(out["png"])))
+    assert decoded.shape == rgb.shape
+    assert np.abs(decoded.astype(int) - rgb.astype(int)).max() <= 1
+    np.testing.assert_allclose(out["tensor"], tensor, atol=0.02)
+    got_mask = np.asarray(Image.open(io.BytesIO(out["mask_png"])))
+    assert got_mask.shape == rgb.shape[:2]
+    # Nearest-neighbour upscaling of the same small mask: the masks agree wherever the small
+    # masks agree (allowing for one-level pixel differences at class boundaries).
+    assert (got_mask == mask).mean() > 0.95
+
+
+def test_sagemaker_image_in_png_out(image_server):
+    encoded = picture(20, 12, "PNG")
+    r = image_server.post("/invocations", encoded,
+                          headers={"Content-Type": "image/png", "Accept": "image/png"})
+    assert r.status == 200, r.body
+    assert r.headers["content-type"] == "image/png"
+    # The first BYTES output, in config order, is the re-encoded original.
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.body))),
+                          np.asarray(Image.open(io.BytesIO(encoded))))
+    # Asked for JSON, the PNG outputs (not text) travel as binary data after the JSON.
+    r = image_server.post("/invocations", picture(20, 12, "JPEG"),
+                          headers={"Content-Type": "image/jpeg"})
+    assert r.status == 200, r.body
+    doc = json.loads(r.body[:int(r.headers["inference-header-content-length"])])
+    outputs = {o["name"]: o for o in doc["outputs"]}
+    assert list(outputs) == ["png", "tensor", "mask_png"]
+    assert "data" in outputs["tensor"]
+    assert "binary_data_size" in outputs["png"]["parameters"]
+
+
+def test_bad_images_are_400s(image_server):
+    r = image_server.post("/invocations", b"definitely not an image",
+                          headers={"Content-Type": "image/jpeg"})
+    assert r.status == 400 and "neither JPEG nor PNG" in r.json()["error"]
+    truncated = picture(30, 30, "PNG")[:60]
+    r = image_server.post("/invocations", truncated, headers={"Content-Type": "image/png"})
+    assert r.status == 400 and "PNG" in r.json()["error"]
+    r = image_server.post("/invocations", picture(10, 10, "PNG"),
+                          headers={"Content-Type": "image/gif"})
+    assert r.status == 415

@@ -14,10 +14,11 @@ build: setup
 
 example: build
 	@$(PYTHON) examples/classifier/export.py
+	@$(PYTHON) examples/remove_background/export.py
 
 # Serves the example repository on port 8080 until Ctrl-C.
 run: example
-	@scripts/run_example.sh $(BUILD)/tandem examples/classifier/repository 8080
+	@scripts/run_example.sh $(BUILD)/tandem examples/repository 8080 --default-model classifier
 
 unit-test: build
 	cd $(BUILD) && ctest --output-on-failure

@@ -42,7 +42,7 @@ PY
 $py examples/classifier/export.py >/dev/null
 for variant in cpu gpu gpu-batched; do
   repo=/tmp/bench-$variant
-  rm -rf "$repo" && cp -r examples/classifier/repository "$repo"
+  rm -rf "$repo" && mkdir -p "$repo" && cp -r examples/repository/classifier "$repo/"
   yaml="$repo/classifier/model.yaml"
   sed -i "s/devices: auto/devices: ${variant%-batched}/" "$yaml"
   if [ "$variant" = gpu-batched ]; then

@@ -1,8 +1,8 @@
 """Exports the example classifier: a small TorchScript CNN with a fixed seed.
 
 Writes, beside this file:
-  repository/classifier/1/model.pt   the TorchScript module (torch.jit.script); its model.yaml
-                                     is checked in beside it
+  ../repository/classifier/1/model.pt   the TorchScript module (torch.jit.script); its
+                                        model.yaml is checked in beside it
   sample_request.json                a v2 request holding one random 3x32x32 image, for curl
 
 Usage: python examples/classifier/export.py
@@ -33,7 +33,7 @@ class Classifier(nn.Module):
 def main() -> None:
     argparse.ArgumentParser(description=__doc__).parse_args()
     here = pathlib.Path(__file__).parent
-    version_dir = here / "repository" / "classifier" / "1"
+    version_dir = here.parent / "repository" / "classifier" / "1"
 
     torch.manual_seed(0)
     model = torch.jit.script(Classifier().eval())

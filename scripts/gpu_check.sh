@@ -3,7 +3,7 @@
 # same LibTorch version (torch==2.11.0): the GPU-labelled tests, the integration tests, and the
 # example classifier's HTTP throughput on one GPU instance against one CPU instance.
 #
-# Usage: scripts/gpu_check.sh CARRY_DIR OUT_DIR
+# Usage: scripts/gpu_check.sh CARRY_DIR OUT_DIR [--tests-only]
 #   CARRY_DIR holds tandem, unit_tests and lib/ (the non-LibTorch shared libraries they need).
 set -uo pipefail
 carry=$(cd "$1" && pwd)
@@ -24,6 +24,8 @@ export PYTHONUNBUFFERED=1
 "$carry/unit_tests" --gtest_brief=1 2>&1 | tail -3 | tee "$out/unit.log"
 TANDEM_BIN="$carry/tandem" $py -m pytest -q -p no:cacheprovider tests/gpu tests/integration \
   2>&1 | tee "$out/pytest.log" | tail -15
+
+[ "${3:-}" = --tests-only ] && exit 0
 
 wait_ready() {
   $py - "$1" <<'PY'

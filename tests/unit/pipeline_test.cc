@@ -145,6 +145,7 @@ steps:
   - {name: matte, model: matting, inputs: {rgb: image2, mask: trimap}, outputs: {alpha: alpha}}
   - {name: decode, op: image.decode, inputs: {bytes: image}, outputs: {image: image2}}
   - {name: extra, model: nonexistent, inputs: {a: image}, outputs: {b: unused}}
+  - {name: mystery, op: image.sharpen, inputs: {a: image}, outputs: {b: unused2}}
 )");
   ValidatePipelines(scan);
   EXPECT_TRUE(scan.pipelines.empty());
@@ -154,8 +155,11 @@ steps:
   ExpectProblem(scan.problems,
                 "steps[segment].outputs.logits: model 'segmenter' has no output "
                 "'logits' (it returns mask)");
-  ExpectProblem(scan.problems, "steps[decode].op: unknown op 'image.decode'");
+  ExpectProblem(scan.problems,
+                "steps[decode]: op 'image.decode': image.decode takes one BYTES "
+                "element (shape [1]), not FP64 [-1, 3, 8, 8]");
   ExpectProblem(scan.problems, "steps[extra].model: unknown model 'nonexistent'");
+  ExpectProblem(scan.problems, "steps[mystery].op: unknown op 'image.sharpen'");
   ExpectProblem(scan.problems,
                 "outputs[alpha]: declared UINT8 [-1, 1, 8, 8] but it is FP32 "
                 "[-1, 1, 8, 8] from output 'alpha' of model 'matting'");

@@ -167,18 +167,7 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
   ModelConfig config;
   config.name = name;
   YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    problems.Add(file, "",
-                 "not valid YAML: " + e.msg + " at line " + std::to_string(e.mark.line + 1) +
-                     ", column " + std::to_string(e.mark.column + 1));
-    return config;
-  }
-  if (!root.IsMap()) {
-    problems.Add(file, "", "must be a YAML map of settings (backend, inputs, outputs, ...)");
-    return config;
-  }
+  if (!LoadYamlMap(yaml, file, "(backend, inputs, outputs, ...)", problems, root)) return config;
   YamlFields fields(file, problems);
   fields.CheckKeys(root, "",
                    {"backend", "max_batch_size", "inputs", "outputs", "dynamic_batching",

@@ -97,18 +97,8 @@ PipelineConfig ParsePipelineConfig(std::string_view yaml, const std::string& nam
   PipelineConfig config;
   config.name = name;
   YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    problems.Add(file, "",
-                 "not valid YAML: " + e.msg + " at line " + std::to_string(e.mark.line + 1) +
-                     ", column " + std::to_string(e.mark.column + 1));
+  if (!LoadYamlMap(yaml, file, "(placement, inputs, outputs, steps)", problems, root))
     return config;
-  }
-  if (!root.IsMap()) {
-    problems.Add(file, "", "must be a YAML map of settings (placement, inputs, outputs, steps)");
-    return config;
-  }
   YamlFields fields(file, problems);
   fields.CheckKeys(root, "", {"placement", "inputs", "outputs", "steps"});
   if (const YAML::Node placement = root["placement"]) {

@@ -5,6 +5,23 @@
 
 namespace tandem {
 
+bool LoadYamlMap(std::string_view yaml, const std::string& file, std::string_view expected,
+                 ConfigProblems& problems, YAML::Node& root) {
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    problems.Add(file, "",
+                 "not valid YAML: " + e.msg + " at line " + std::to_string(e.mark.line + 1) +
+                     ", column " + std::to_string(e.mark.column + 1));
+    return false;
+  }
+  if (!root.IsMap()) {
+    problems.Add(file, "", "must be a YAML map of settings " + std::string(expected));
+    return false;
+  }
+  return true;
+}
+
 void YamlFields::Problem(const std::string& key, std::string message) const {
   problems_.Add(file_, key, std::move(message));
 }

@@ -16,6 +16,11 @@
 
 namespace tandem {
 
+// Parses `yaml` (the text of `file`) into `root`. Reports a syntax error with its line and column,
+// or a document that is not a map (`expected` lists its main keys), and then returns false.
+bool LoadYamlMap(std::string_view yaml, const std::string& file, std::string_view expected,
+                 ConfigProblems& problems, YAML::Node& root);
+
 class YamlFields {
  public:
   YamlFields(std::string file, ConfigProblems& problems)

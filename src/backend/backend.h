@@ -22,8 +22,9 @@ class Instance {
   virtual ~Instance() = default;
 
   // Runs one batch. `inputs` are in the config's input order, batch dimension included when the
-  // model is batched, already checked against the config. Returns the outputs in config order,
-  // as host tensors checked against the config.
+  // model is batched, already checked against the config; they may live on the host or on a
+  // device. Returns the outputs in config order, checked against the config, on the host or
+  // left on this instance's device.
   virtual StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) = 0;
 
   virtual Device device() const = 0;

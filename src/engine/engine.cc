@@ -5,6 +5,7 @@
 #include "backend/backend.h"
 #include "backend/ops/op.h"
 #include "config/request_validation.h"
+#include "device/device_tensors.h"
 #include "pipeline/pipeline_executor.h"
 #include "pipeline/pipeline_validation.h"
 #include "scheduler/instance_worker.h"
@@ -260,13 +261,16 @@ StatusOr<Engine::Version*> Engine::FindVersion(const std::string& model,
 
 namespace {
 
-// The response to `request` from a model's or pipeline's outputs (in config order).
-InferResponse MakeResponse(const ModelConfig& config, const std::string& model,
-                           const std::string& version, const std::string& id,
-                           const std::vector<size_t>& output_indices, std::vector<Tensor> outputs) {
+// The response to `request` from a model's or pipeline's outputs (in config order). Outputs left
+// on a device are copied to the host here, and only those the client asked for.
+StatusOr<InferResponse> MakeResponse(const ModelConfig& config, const std::string& model,
+                                     const std::string& version, const std::string& id,
+                                     const std::vector<size_t>& output_indices,
+                                     std::vector<Tensor> outputs) {
   InferResponse response{model, version, id, {}};
   for (size_t index : output_indices) {
-    response.outputs.push_back({config.outputs[index].name, std::move(outputs[index])});
+    ASSIGN_OR_RETURN(Tensor host, ToHost(outputs[index]));
+    response.outputs.push_back({config.outputs[index].name, std::move(host)});
   }
   return response;
 }

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "device/device_tensors.h"
+
 namespace tandem {
 namespace {
 
@@ -18,6 +20,7 @@ StatusOr<Tensor> ConcatBatch(const std::vector<const Tensor*>& parts) {
   if (parts.empty()) return Internal("an empty batch");
   if (parts.size() == 1) return *parts[0];
   const Tensor& first = *parts[0];
+  if (first.device().kind() == Device::Kind::kCuda) return ConcatOnDevice(parts);
   std::vector<int64_t> dims = first.shape().dims();
   size_t bytes = 0;
   dims[0] = 0;

@@ -30,7 +30,8 @@ class OpKernel {
       const std::vector<TensorConfig>& inputs) const = 0;
 
   // Computes the outputs on `device`. Inputs are in input_names order and match Outputs'
-  // expectations; outputs come back as host tensors (tagged with `device` when simulated).
+  // expectations; outputs stay on a CUDA device, else are host tensors (tagged with `device`
+  // when simulated).
   virtual StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs,
                                             Device device) const = 0;
 };

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "backend/ops/op.h"
-#include "backend/torch/torch_tensors.h"
+#include "device/torch_tensors.h"
 
 namespace tandem {
 
@@ -44,7 +44,7 @@ inline bool IsInteger(DataType t) {
          t == DataType::kInt32 || t == DataType::kInt64;
 }
 
-// Runs `fn` on LibTorch views of the inputs moved to `device`, and brings the results back.
+// Runs `fn` on LibTorch views of the inputs moved to `device`, and wraps its results.
 template <typename Fn>
 StatusOr<std::vector<Tensor>> WithTorch(const std::vector<Tensor>& inputs, Device device, Fn fn) {
   try {
@@ -61,8 +61,10 @@ StatusOr<std::vector<Tensor>> WithTorch(const std::vector<Tensor>& inputs, Devic
     std::vector<at::Tensor> out = fn(in);
     std::vector<Tensor> results;
     for (const at::Tensor& t : out) {
-      ASSIGN_OR_RETURN(Tensor host, FromTorch(t.to(at::kCPU)));
-      results.push_back(device.kind() == Device::Kind::kSim ? host.WithDevice(device) : host);
+      // Results stay where they were computed (a CUDA device, or the host for the CPU and
+      // simulated devices, whose tensors are labelled with their device).
+      ASSIGN_OR_RETURN(Tensor result, FromTorch(t));
+      results.push_back(device.kind() == Device::Kind::kSim ? result.WithDevice(device) : result);
     }
     return results;
   } catch (const std::exception& e) {

@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "backend/torch/torch_tensors.h"
+#include "device/torch_tensors.h"
 
 namespace tandem {
 namespace {
@@ -69,7 +69,9 @@ class TorchScriptInstance final : public Instance {
       converted.reserve(outputs.size());
       for (size_t i = 0; i < outputs.size(); ++i) {
         const TensorConfig& spec = config_.outputs[i];
-        ASSIGN_OR_RETURN(Tensor t, FromTorch(outputs[i].to(at::kCPU)));
+        // Outputs stay on the device that made them: a pipeline's next step reads them there,
+        // and the engine copies to the host only what it answers with.
+        ASSIGN_OR_RETURN(Tensor t, FromTorch(outputs[i]));
         RETURN_IF_ERROR(CheckOutput(spec, t, inputs));
         converted.push_back(std::move(t));
       }

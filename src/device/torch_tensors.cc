@@ -1,4 +1,4 @@
-#include "backend/torch/torch_tensors.h"
+#include "device/torch_tensors.h"
 
 namespace tandem {
 
@@ -83,25 +83,28 @@ StatusOr<c10::Device> ToTorchDevice(Device device) {
 }
 
 StatusOr<at::Tensor> ToTorch(const Tensor& tensor) {
-  // Simulated devices keep their tensors in host memory.
-  if (tensor.device().kind() == Device::Kind::kCuda) {
-    return InvalidArgument("expected a host tensor, got one on " + tensor.device().ToString());
-  }
   ASSIGN_OR_RETURN(at::ScalarType type, ToTorchType(tensor.dtype()));
+  // Simulated devices keep their tensors in host memory.
+  const c10::Device device =
+      tensor.device().kind() == Device::Kind::kCuda
+          ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(tensor.device().index()))
+          : c10::Device(c10::kCPU);
   std::shared_ptr<const void> owner = tensor.owner();
   // from_blob wants a mutable pointer; the model only reads its inputs (TorchScript modules
   // that write into an input would be writing into a request body no one else reads).
   void* data = const_cast<uint8_t*>(tensor.data());
   return at::from_blob(
       data, tensor.shape().dims(), [owner](void*) mutable { owner.reset(); },
-      at::TensorOptions().dtype(type));
+      at::TensorOptions().dtype(type).device(device));
 }
 
 StatusOr<Tensor> FromTorch(const at::Tensor& tensor) {
   ASSIGN_OR_RETURN(DataType dtype, FromTorchType(tensor.scalar_type()));
   auto owner = std::make_shared<const at::Tensor>(tensor.contiguous());
   const at::Tensor& t = *owner;
-  return Tensor::View(dtype, Shape(t.sizes().vec()), t.data_ptr(), t.nbytes(), std::move(owner));
+  const Device device = t.is_cuda() ? Device::Cuda(t.get_device()) : Device::Cpu();
+  return Tensor::View(dtype, Shape(t.sizes().vec()), t.data_ptr(), t.nbytes(), std::move(owner),
+                      device);
 }
 
 }  // namespace tandem

@@ -298,17 +298,21 @@ void Engine::Infer(InferRequest request, InferCallback done) {
     if (!outputs.ok()) return done(outputs.status());
     done(MakeResponse(*config, model, version, id, output_indices, std::move(*outputs)));
   };
-  const Model& entry = *models_.at(request.model);
-  if (entry.executor) return entry.executor->Run(std::move(validated->inputs), std::move(finish));
-
-  auto job = std::make_unique<InferJob>();
-  job->inputs = std::move(validated->inputs);
-  job->batch_size = config.batched() ? job->inputs.front().shape()[0] : 1;
   std::optional<std::chrono::microseconds> timeout = request.timeout;
   if (!timeout && config.dynamic_batching && config.dynamic_batching->default_timeout_us > 0) {
     timeout = std::chrono::microseconds(config.dynamic_batching->default_timeout_us);
   }
-  if (timeout) job->deadline = job->enqueued + *timeout;
+  std::optional<SteadyClock::time_point> deadline;
+  if (timeout) deadline = SteadyClock::now() + *timeout;
+
+  const Model& entry = *models_.at(request.model);
+  if (entry.executor) {
+    return entry.executor->Run(std::move(validated->inputs), deadline, std::move(finish));
+  }
+  auto job = std::make_unique<InferJob>();
+  job->inputs = std::move(validated->inputs);
+  job->batch_size = config.batched() ? job->inputs.front().shape()[0] : 1;
+  job->deadline = deadline;
   job->done = std::move(finish);
   // A refused job is dropped unrun; the request is answered through the original callback.
   Status queued = version.queue.Enqueue(std::move(job));

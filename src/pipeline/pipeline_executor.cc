@@ -15,6 +15,7 @@ struct PipelineExecutor::RunState {
   size_t steps_left = 0;                     // guarded by mu
   bool finished = false;                     // guarded by mu; done was called
   int device = -1;                           // affinity: index into devices_; immutable
+  std::optional<SteadyClock::time_point> deadline;  // immutable
   Callback done;
 };
 
@@ -90,8 +91,10 @@ std::vector<std::pair<Device, int>> PipelineExecutor::InFlight() const {
   return out;
 }
 
-void PipelineExecutor::Run(std::vector<Tensor> inputs, Callback done) {
+void PipelineExecutor::Run(std::vector<Tensor> inputs,
+                           std::optional<SteadyClock::time_point> deadline, Callback done) {
   auto run = std::make_shared<RunState>();
+  run->deadline = deadline;
   run->slots.resize(slot_count_);
   for (size_t i = 0; i < inputs.size(); ++i) run->slots[input_slots_[i]] = std::move(inputs[i]);
   run->steps_left = steps_.size();
@@ -134,6 +137,7 @@ void PipelineExecutor::Submit(const std::shared_ptr<RunState>& run, size_t index
   auto job = std::make_unique<InferJob>();
   job->inputs = std::move(validated->inputs);
   job->batch_size = step.model.config->batched() ? job->inputs.front().shape()[0] : 1;
+  job->deadline = run->deadline;
   if (run->device >= 0) {
     const Device& device = devices_[run->device];
     if (std::count(step.model.devices.begin(), step.model.devices.end(), device) > 0) {

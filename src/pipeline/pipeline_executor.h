@@ -43,8 +43,10 @@ class PipelineExecutor {
 
   // Runs one request. `inputs` are in the pipeline's input order, checked against its config.
   // `done` gets the outputs in the pipeline's output order, or the first failure, naming its
-  // step; it is called exactly once, from any thread.
-  void Run(std::vector<Tensor> inputs, Callback done);
+  // step; it is called exactly once, from any thread. A step still queued at `deadline` is
+  // never run, and the request fails with DEADLINE_EXCEEDED.
+  void Run(std::vector<Tensor> inputs, std::optional<SteadyClock::time_point> deadline,
+           Callback done);
 
   // Runs placed on each device and still in flight (affinity only).
   std::vector<std::pair<Device, int>> InFlight() const;

@@ -111,6 +111,35 @@ def test_free_placement_spreads_steps(sim_pipelines):
         assert all(n > 0 for n in delta.values()), delta
 
 
+def test_a_pipeline_request_past_its_deadline_gets_504(tmp_path):
+    write(tmp_path / "slow" / "model.yaml", SIM_STEP.replace("latency_us: 1000", "latency_us: 300000")
+          .format(scale=1, offset=0).replace("devices: sim", "devices: [sim:0]"))
+    write(tmp_path / "fast" / "model.yaml", SIM_STEP.format(scale=1, offset=0))
+    write(tmp_path / "wait" / "pipeline.yaml", """\
+inputs: [{name: raw, datatype: FP32, shape: [1, 4]}]
+outputs: [{name: result, datatype: FP32, shape: [1, 4]}]
+steps:
+  - {name: first, model: slow, inputs: {x: raw}, outputs: {y: middle}}
+  - {name: second, model: fast, inputs: {x: middle}, outputs: {y: result}}
+""")
+    s = start_server(tmp_path, "--sim-gpus", "1")
+    try:
+        body = {"inputs": [{"name": "raw", "shape": [1, 4], "datatype": "FP32",
+                            "data": [1.0] * 4}], "parameters": {"timeout": 1000}}
+        # The slow step holds the only device 300 ms a request: of four requests with a 1 ms
+        # deadline at most one can start in time.
+        with ThreadPoolExecutor(4) as pool:
+            responses = list(pool.map(lambda _: s.post_json("/v2/models/wait/infer", body),
+                                      range(4)))
+        statuses = [r.status for r in responses]
+        assert set(statuses) <= {200, 504} and statuses.count(504) >= 3, statuses
+        for r in responses:
+            if r.status == 504:
+                assert "pipeline 'wait' step" in r.json()["error"]
+    finally:
+        assert s.stop() == 0
+
+
 def test_built_in_ops_run_as_steps(sim_pipelines):
     import numpy as np
     scores = np.random.default_rng(3).random((2, 3, 2, 2), dtype=np.float32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import re
 import subprocess
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -31,6 +32,28 @@ def run_wrk(url: str, script: str, concurrency: int, seconds: int) -> dict:
         "non_2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": socket_errors.group(1) if socket_errors else "",
     }
+
+
+def measure(repository: pathlib.Path, server_args: list[str], model: str, script: str,
+            concurrencies: list[int], seconds: int, row: dict, label: str) -> list[dict]:
+    """Starts `tandem serve` on `repository` with `server_args`, loads `model` with wrk at each
+    concurrency, stops the server, and returns one row per concurrency (`row` merged in)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.server import start_server
+
+    rows = []
+    server = start_server(repository, *server_args)
+    try:
+        for c in concurrencies:
+            url = f"http://127.0.0.1:{server.port}/v2/models/{model}/infer"
+            result = {**row, "concurrency": c, **run_wrk(url, script, c, seconds)}
+            rows.append(result)
+            print(f"{label:>14} clients={c:<5} {result['throughput_rps']:>9.0f} req/s  "
+                  f"p50={result['p50_ms']:.1f} ms  p99={result['p99_ms']:.1f} ms  "
+                  f"errors={result['non_2xx']}", flush=True)
+    finally:
+        server.stop()
+    return rows
 
 
 def write_doc_section(name: str, title: str, body: str) -> None:

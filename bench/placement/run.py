@@ -19,10 +19,8 @@ import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import run_wrk, write_doc_section  # noqa: E402
-from support.server import start_server  # noqa: E402
+from common import measure, write_doc_section  # noqa: E402
 
 ELEMENTS = 16384           # FP32 [1, 16384]: 64 KiB per tensor
 COPY_GBPS = 0.0125         # a slow simulated link, so a 64 KiB crossing costs ~5 ms
@@ -86,19 +84,10 @@ def main() -> None:
         wrk_script(script)
         for label, devices, placement in variants:
             repo = repository(pathlib.Path(tmp) / label.replace(" ", "_"), devices, placement)
-            server = start_server(repo, "--sim-gpus", str(SIM_GPUS), "--sim-copy-gbps",
-                                  str(COPY_GBPS))
-            try:
-                for c in [int(c) for c in args.concurrency.split(",")]:
-                    url = f"http://127.0.0.1:{server.port}/v2/models/pipe/infer"
-                    row = {"variant": label, "concurrency": c,
-                           **run_wrk(url, str(script), c, args.seconds)}
-                    rows.append(row)
-                    print(f"{label:>14} clients={c:<4} {row['throughput_rps']:>8.0f} req/s  "
-                          f"p50={row['p50_ms']:.1f} ms  p99={row['p99_ms']:.1f} ms  "
-                          f"errors={row['non_2xx']}", flush=True)
-            finally:
-                server.stop()
+            rows += measure(repo, ["--sim-gpus", str(SIM_GPUS), "--sim-copy-gbps",
+                                   str(COPY_GBPS)], "pipe", str(script),
+                            [int(c) for c in args.concurrency.split(",")], args.seconds,
+                            {"variant": label}, label)
 
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)

@@ -19,10 +19,8 @@ import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import run_wrk, write_doc_section  # noqa: E402
-from support.server import start_server  # noqa: E402
+from common import measure, write_doc_section  # noqa: E402
 
 # One batch of b items occupies a sim device for LATENCY_US + PER_ITEM_US * b.
 LATENCY_US, PER_ITEM_US, MAX_BATCH = 5000, 1000, 32
@@ -115,18 +113,9 @@ def main() -> None:
         script = pathlib.Path(tmp) / "post.lua"
         script.write_text(WRK_SCRIPT)
         for n in [int(d) for d in args.devices.split(",")]:
-            server = start_server(repo, "--sim-gpus", str(n))
-            try:
-                for c in [int(c) for c in args.concurrency.split(",")]:
-                    url = f"http://127.0.0.1:{server.port}/v2/models/sim/infer"
-                    row = {"devices": n, "concurrency": c,
-                           **run_wrk(url, str(script), c, args.seconds)}
-                    rows.append(row)
-                    print(f"sim GPUs={n} clients={c:<5} {row['throughput_rps']:>9.0f} req/s  "
-                          f"p50={row['p50_ms']:.1f} ms  p99={row['p99_ms']:.1f} ms  "
-                          f"errors={row['non_2xx']}", flush=True)
-            finally:
-                server.stop()
+            rows += measure(repo, ["--sim-gpus", str(n)], "sim", str(script),
+                            [int(c) for c in args.concurrency.split(",")], args.seconds,
+                            {"devices": n}, f"sim GPUs={n}")
 
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)

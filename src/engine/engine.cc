@@ -281,7 +281,8 @@ void Engine::Infer(InferRequest request, InferCallback done) {
   auto found = FindVersion(request.model, request.version);
   if (!found.ok()) return done(found.status());
   Version& version = **found;
-  const ModelConfig& config = models_.at(request.model)->config;
+  const Model& entry = *models_.at(request.model);
+  const ModelConfig& config = entry.config;
   if (version.state != ModelState::kReady) {
     return done(Unavailable("model '" + request.model + "' version " +
                             std::to_string(version.number) + " is " +
@@ -305,7 +306,6 @@ void Engine::Infer(InferRequest request, InferCallback done) {
   std::optional<SteadyClock::time_point> deadline;
   if (timeout) deadline = SteadyClock::now() + *timeout;
 
-  const Model& entry = *models_.at(request.model);
   if (entry.executor) {
     return entry.executor->Run(std::move(validated->inputs), deadline, std::move(finish));
   }

@@ -28,10 +28,6 @@ class Instance {
   virtual StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) = 0;
 
   virtual Device device() const = 0;
-
-  // Brings one request's input onto this instance's device, before it is merged into a batch.
-  // The default keeps it where it is (Execute moves host inputs itself).
-  virtual StatusOr<Tensor> Receive(const Tensor& input) { return input; }
 };
 
 class Backend {

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <optional>
+
 #include "device/torch_tensors.h"
 
 namespace tandem {
@@ -17,12 +19,45 @@ StatusOr<Tensor> ToHost(const Tensor& tensor) {
   }
 }
 
+StatusOr<Tensor> BringTo(const Tensor& tensor, Device target, const DeviceSet& devices) {
+  const Device from = tensor.device();
+  if (from == target) return tensor;
+  switch (from.kind()) {
+    case Device::Kind::kCuda:
+      if (target.kind() != Device::Kind::kCuda) {
+        ASSIGN_OR_RETURN(Tensor host, ToHost(tensor));
+        return target.kind() == Device::Kind::kSim ? host.WithDevice(target) : host;
+      }
+      try {
+        ASSIGN_OR_RETURN(at::Tensor view, ToTorch(tensor));
+        ASSIGN_OR_RETURN(c10::Device device, ToTorchDevice(target));
+        return FromTorch(view.to(device, /*non_blocking=*/true));
+      } catch (const std::exception& e) {
+        return Internal("copying a tensor from " + from.ToString() + " to " + target.ToString() +
+                        ": " + e.what());
+      }
+    case Device::Kind::kSim:
+      if (target.kind() != Device::Kind::kSim) return tensor.WithDevice(Device::Cpu());
+      devices.sim(target.index()).Copy(tensor.byte_size());
+      return tensor.WithDevice(target);
+    case Device::Kind::kCpu:
+      return tensor;
+  }
+  return tensor;
+}
+
 StatusOr<Tensor> ConcatOnDevice(const std::vector<const Tensor*>& parts) {
   try {
+    std::optional<c10::Device> device;
     std::vector<at::Tensor> views;
     for (const Tensor* part : parts) {
       ASSIGN_OR_RETURN(at::Tensor view, ToTorch(*part));
+      if (view.is_cuda()) device = view.device();
       views.push_back(view);
+    }
+    if (!device) return Internal("merging a batch on the device: no part is on a CUDA device");
+    for (at::Tensor& view : views) {
+      if (!view.is_cuda()) view = view.to(*device, /*non_blocking=*/true);
     }
     return FromTorch(at::cat(views, 0));
   } catch (const std::exception& e) {

@@ -5,14 +5,25 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "device/device_set.h"
 
 namespace tandem {
 
 // The tensor in host memory: a copy for a CUDA tensor, the tensor itself otherwise.
 StatusOr<Tensor> ToHost(const Tensor& tensor);
 
-// CUDA tensors of one device, concatenated along dim 0 on that device.
-// REQUIRES: every part is on the same CUDA device, with equal shapes after dim 0.
+// The tensor made ready for a step that runs on `target`, before it joins a batch there:
+// - a CUDA tensor from another CUDA device is copied to `target`, non-blocking on the target's
+//   current stream (LibTorch orders the copy after the producer's work on the source device);
+// - a CUDA tensor for a CPU or simulated target comes to the host;
+// - a tensor from another simulated GPU holds `target` for bytes / --sim-copy-gbps (DESIGN.md §5);
+// - anything else stays where it is: host tensors reach a CUDA device when the batch does.
+// REQUIRES: `target` is in `devices`.
+StatusOr<Tensor> BringTo(const Tensor& tensor, Device target, const DeviceSet& devices);
+
+// Parts concatenated along dim 0 on the CUDA device of their CUDA parts; host parts (requests
+// straight from clients, batched with intermediates of a pipeline) are copied there first.
+// REQUIRES: the CUDA parts are all on one device; the shapes agree after dim 0.
 StatusOr<Tensor> ConcatOnDevice(const std::vector<const Tensor*>& parts);
 
 }  // namespace tandem

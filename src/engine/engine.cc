@@ -164,7 +164,7 @@ Status Engine::LoadPipeline(Model& pipeline) {
     for (const Device& device : devices) {
       op->workers.push_back(std::make_unique<InstanceWorker>(
           op->config.name + "/" + device.ToString(), MakeOpInstance(*op->kernel, device),
-          /*batched=*/false, op->queue, op->stats));
+          /*batched=*/false, op->queue, op->stats, devices_));
     }
     steps[step.name] = StepModel{&op->config, &op->queue, devices};
     pipeline.op_steps.push_back(std::move(op));
@@ -238,7 +238,7 @@ Status Engine::LoadVersion(const ModelConfig& config, Version& version) {
                               instances[i]->device().ToString() + "#" + std::to_string(i);
     version.workers.push_back(
         std::make_unique<InstanceWorker>(std::move(worker_name), std::move(instances[i]),
-                                         config.batched(), version.queue, version.stats));
+                                         config.batched(), version.queue, version.stats, devices_));
   }
   return Status::Ok();
 }

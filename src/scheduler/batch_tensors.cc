@@ -20,7 +20,9 @@ StatusOr<Tensor> ConcatBatch(const std::vector<const Tensor*>& parts) {
   if (parts.empty()) return Internal("an empty batch");
   if (parts.size() == 1) return *parts[0];
   const Tensor& first = *parts[0];
-  if (first.device().kind() == Device::Kind::kCuda) return ConcatOnDevice(parts);
+  for (const Tensor* p : parts) {
+    if (p->device().kind() == Device::Kind::kCuda) return ConcatOnDevice(parts);
+  }
   std::vector<int64_t> dims = first.shape().dims();
   size_t bytes = 0;
   dims[0] = 0;

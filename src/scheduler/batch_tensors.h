@@ -9,8 +9,8 @@ namespace tandem {
 
 // One tensor holding `parts` one after another along dim 0. REQUIRES: the parts share dtype and
 // their shapes agree after dim 0 (the batcher only merges such requests). A single part is
-// returned as is, without a copy. Parts on a CUDA device are merged on that device (the worker
-// has brought them all to its own device).
+// returned as is, without a copy. Parts are merged on the CUDA device of any part that is on
+// one (the worker has brought them all to its own device or left them on the host).
 StatusOr<Tensor> ConcatBatch(const std::vector<const Tensor*>& parts);
 
 // Splits `batch` along dim 0 into pieces of `sizes` rows. The pieces are views of the batch's

@@ -1,17 +1,19 @@
 #include "scheduler/instance_worker.h"
 
+#include "device/device_tensors.h"
 #include "scheduler/batch_tensors.h"
 
 namespace tandem {
 
 InstanceWorker::InstanceWorker(std::string name, std::unique_ptr<Instance> instance, bool batched,
-                               ModelQueue& queue, ModelStats& stats)
+                               ModelQueue& queue, ModelStats& stats, const DeviceSet& devices)
     : name_(std::move(name)),
       instance_(std::move(instance)),
       device_(instance_->device()),
       batched_(batched),
       queue_(queue),
-      stats_(stats) {
+      stats_(stats),
+      devices_(devices) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -43,11 +45,11 @@ void InstanceWorker::RunBatch(std::vector<std::unique_ptr<InferJob>> jobs) {
     items += job->batch_size;
   }
 
-  // Bring every input to this device, then merge: input k of the batch is input k of every
-  // job, one after another along dim 0.
+  // Bring every input to this device (an intermediate may come from another one), then merge:
+  // input k of the batch is input k of every job, one after another along dim 0.
   for (auto& job : jobs) {
     for (Tensor& input : job->inputs) {
-      auto received = instance_->Receive(input);
+      auto received = BringTo(input, device_, devices_);
       if (!received.ok()) return fail_all(received.status());
       input = std::move(*received);
     }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "backend/backend.h"
+#include "device/device_set.h"
 #include "scheduler/model_queue.h"
 #include "scheduler/model_stats.h"
 
@@ -16,10 +17,11 @@ namespace tandem {
 
 class InstanceWorker {
  public:
-  // Starts the worker thread. `queue` and `stats` must outlive the worker. `batched`: the
-  // model has a batch dimension, so jobs merge and split along dim 0.
+  // Starts the worker thread. `queue`, `stats` and `devices` (which holds the instance's device)
+  // must outlive the worker. `batched`: the model has a batch dimension, so jobs merge and
+  // split along dim 0.
   InstanceWorker(std::string name, std::unique_ptr<Instance> instance, bool batched,
-                 ModelQueue& queue, ModelStats& stats);
+                 ModelQueue& queue, ModelStats& stats, const DeviceSet& devices);
   // Joins the thread. REQUIRES: the queue was closed, else this waits for it to be.
   ~InstanceWorker();
   // Waits until the worker has drained its closed queue and stopped. Idempotent; call from
@@ -44,6 +46,7 @@ class InstanceWorker {
   const bool batched_;
   ModelQueue& queue_;
   ModelStats& stats_;
+  const DeviceSet& devices_;
   std::atomic<uint64_t> inference_count_{0};
   std::atomic<uint64_t> execution_count_{0};
   std::thread thread_;  // started last, once the object is complete

@@ -64,46 +64,73 @@ def test_devices_flag_restricts_to_cpu(tmp_path):
         assert s.stop() == 0
 
 
-def test_pipeline_intermediates_batch_and_stay_on_the_gpu(tmp_path):
-    """Two GPU models in a chain under concurrent load: the second step's batches are merged
-    from tensors the first step left on the device, and split back, without a host round trip."""
-    from concurrent.futures import ThreadPoolExecutor
+CHAIN = ("inputs: [{name: a, datatype: FP32, shape: [1, 4]}]\n"
+         "outputs: [{name: c, datatype: FP32, shape: [1, 4]}]\n"
+         "steps:\n"
+         "  - {name: one, model: first, inputs: {x: a}, outputs: {y: b}}\n"
+         "  - {name: two, model: second, inputs: {x: b}, outputs: {y: c}}\n")
 
+
+def export_chain(root, first_devices, second_devices):
+    """Models `first` (x + 1) and `second` (x + 2) on the given devices, and the pipeline
+    `chain` = second(first(a))."""
     from support.models import AddConstant
 
     step = ("backend: torchscript\nmax_batch_size: 8\n"
             "inputs: [{name: x, datatype: FP32, shape: [4]}]\n"
             "outputs: [{name: y, datatype: FP32, shape: [4]}]\n"
-            "instances: [{devices: gpu, count: 1}]\n"
+            "instances: [{devices: %s, count: 1}]\n"
             "dynamic_batching: {max_queue_delay_us: 3000}\n")
-    for name, constant in (("first", 1.0), ("second", 2.0)):
-        (tmp_path / name / "1").mkdir(parents=True)
-        torch.jit.script(AddConstant(constant)).save(str(tmp_path / name / "1" / "model.pt"))
-        (tmp_path / name / "model.yaml").write_text(step)
-    (tmp_path / "chain").mkdir()
-    (tmp_path / "chain" / "pipeline.yaml").write_text(
-        "inputs: [{name: a, datatype: FP32, shape: [1, 4]}]\n"
-        "outputs: [{name: c, datatype: FP32, shape: [1, 4]}]\n"
-        "steps:\n"
-        "  - {name: one, model: first, inputs: {x: a}, outputs: {y: b}}\n"
-        "  - {name: two, model: second, inputs: {x: b}, outputs: {y: c}}\n")
-    s = start_server(tmp_path)
-    try:
-        def call(i):
-            x = [float(i), 0.5, -1.0, 2.0]
-            r = s.post_json("/v2/models/chain/infer",
-                            {"inputs": [{"name": "a", "shape": [1, 4], "datatype": "FP32",
-                                         "data": x}]})
-            assert r.status == 200, r.body
-            return x, r.json()["outputs"][0]["data"]
+    for name, constant, devices in (("first", 1.0, first_devices),
+                                    ("second", 2.0, second_devices)):
+        (root / name / "1").mkdir(parents=True)
+        torch.jit.script(AddConstant(constant)).save(str(root / name / "1" / "model.pt"))
+        (root / name / "model.yaml").write_text(step % devices)
+    (root / "chain").mkdir()
+    (root / "chain" / "pipeline.yaml").write_text(CHAIN)
+    return root
 
-        with ThreadPoolExecutor(32) as pool:
-            results = list(pool.map(call, range(256)))
-        for x, y in results:
-            assert y == [v + 3.0 for v in x]
+
+def call_many(s, calls):
+    """Runs (model, offset) calls from 32 threads; each must return its input + offset."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def call(i):
+        model, offset = calls[i]
+        x = [float(i), 0.5, -1.0, 2.0]
+        r = s.post_json(f"/v2/models/{model}/infer",
+                        {"inputs": [{"name": "a" if model == "chain" else "x", "shape": [1, 4],
+                                     "datatype": "FP32", "data": x}]})
+        assert r.status == 200, r.body
+        assert r.json()["outputs"][0]["data"] == [v + offset for v in x], (model, x)
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(call, range(len(calls))))
+
+
+def test_pipeline_intermediates_batch_and_stay_on_the_gpu(tmp_path):
+    """Two GPU models in a chain under concurrent load, while clients also call the second model
+    directly: its batches merge tensors the first step left on the device with host tensors from
+    clients, on the device, and split back."""
+    s = start_server(export_chain(tmp_path, "gpu", "gpu"))
+    try:
+        call_many(s, [("chain", 3.0), ("second", 2.0)] * 128)
         (second,) = s.get("/v2/models/second/stats").json()["model_stats"]
         assert second["inference_count"] == 256
         assert second["execution_count"] < 256, second  # some batches merged on the device
         assert second["instances"][0]["device"] == "cuda:0"
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+def test_intermediates_cross_to_another_gpu(tmp_path):
+    """`first` only on cuda:0 and `second` only on cuda:1: every run hands its intermediate
+    from one GPU to the other, and the answers stay right."""
+    s = start_server(export_chain(tmp_path, "[cuda:0]", "[cuda:1]"))
+    try:
+        call_many(s, [("chain", 3.0)] * 256)
+        (second,) = s.get("/v2/models/second/stats").json()["model_stats"]
+        assert second["instances"][0]["device"] == "cuda:1"
     finally:
         assert s.stop() == 0

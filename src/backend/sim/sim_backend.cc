@@ -82,14 +82,6 @@ class SimInstance final : public Instance {
 
   Device device() const override { return device_; }
 
-  // A tensor made on another sim device crosses over: the copy holds this device for
-  // bytes / --sim-copy-gbps. Host tensors (from clients) arrive free.
-  StatusOr<Tensor> Receive(const Tensor& input) override {
-    if (input.device().kind() != Device::Kind::kSim || input.device() == device_) return input;
-    sim_.Copy(input.byte_size());
-    return input.WithDevice(device_);
-  }
-
   StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
     std::vector<Tensor> outputs;
     outputs.reserve(inputs.size());

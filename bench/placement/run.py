@@ -4,7 +4,7 @@ large enough that moving them between devices costs time, on 4 simulated GPUs, w
 
 Writes bench/results/placement.json and .png and the `placement` section of
 docs/performance.md. Usage (after `make build`):
-  .venv/bin/python bench/placement/run.py [--seconds 8] [--concurrency 16,64]
+  .venv/bin/python bench/placement/run.py [--seconds 8] [--concurrency 16,64,128]
 """
 
 from __future__ import annotations
@@ -26,15 +26,19 @@ ELEMENTS = 16384           # FP32 [1, 16384]: 64 KiB per tensor
 COPY_GBPS = 0.0125         # a slow simulated link, so a 64 KiB crossing costs ~5 ms
 LATENCY_US, PER_ITEM_US, MAX_BATCH = 2000, 500, 8
 SIM_GPUS = 4
+# Capacity scenario: stages 10x heavier, so the sim devices, not this machine's HTTP, are the
+# bottleneck both for one stage alone and for the pipeline.
+HEAVY = 10
+CAPACITY_CLIENTS = 192
 
-STEP = f"""\
+STEP = """\
 backend: sim
-max_batch_size: {MAX_BATCH}
-inputs: [{{name: x, datatype: FP32, shape: [{ELEMENTS}]}}]
-outputs: [{{name: y, datatype: FP32, shape: [{ELEMENTS}]}}]
-instances: [{{devices: {{devices}}, count: 1}}]
+max_batch_size: {max_batch}
+inputs: [{{name: x, datatype: FP32, shape: [{elements}]}}]
+outputs: [{{name: y, datatype: FP32, shape: [{elements}]}}]
+instances: [{{devices: {devices}, count: 1}}]
 dynamic_batching: {{max_queue_delay_us: 500}}
-parameters: {{latency_us: {LATENCY_US}, per_item_us: {PER_ITEM_US}}}
+parameters: {{latency_us: {latency_us}, per_item_us: {per_item_us}}}
 """
 PIPELINE = f"""\
 placement: {{placement}}
@@ -47,11 +51,11 @@ steps:
 """
 
 
-def wrk_script(path: pathlib.Path) -> None:
-    """A binary v2 request: the JSON header, then 256 KiB of zeros; binary output."""
-    header = ('{"inputs":[{"name":"raw","shape":[1,%d],"datatype":"FP32",'
+def wrk_script(path: pathlib.Path, input_name: str) -> None:
+    """A binary v2 request: the JSON header, then the tensor's zeros; binary output."""
+    header = ('{"inputs":[{"name":"%s","shape":[1,%d],"datatype":"FP32",'
               '"parameters":{"binary_data_size":%d}}],'
-              '"parameters":{"binary_data_output":true}}' % (ELEMENTS, ELEMENTS * 4))
+              '"parameters":{"binary_data_output":true}}' % (input_name, ELEMENTS, ELEMENTS * 4))
     path.write_text(
         'wrk.method = "POST"\n'
         f"local header = '{header}'\n"
@@ -60,10 +64,11 @@ def wrk_script(path: pathlib.Path) -> None:
         f'wrk.body = header .. string.rep("\\0", {ELEMENTS * 4})\n')
 
 
-def repository(root: pathlib.Path, devices: str, placement: str) -> pathlib.Path:
+def repository(root: pathlib.Path, devices: str, placement: str, heavy: int = 1) -> pathlib.Path:
     for step in ("step_a", "step_b", "step_c"):
         (root / step).mkdir(parents=True)
-        (root / step / "model.yaml").write_text(STEP.replace("{devices}", devices))
+        (root / step / "model.yaml").write_text(STEP.format(
+            max_batch=MAX_BATCH, elements=ELEMENTS, devices=devices, latency_us=LATENCY_US * heavy, per_item_us=PER_ITEM_US * heavy))
     (root / "pipe").mkdir()
     (root / "pipe" / "pipeline.yaml").write_text(PIPELINE.replace("{placement}", placement))
     return root
@@ -73,21 +78,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--concurrency", default="16,64")
+    parser.add_argument("--concurrency", default="16,64,128")
     args = parser.parse_args()
     machine = f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})"
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    sim_args = ["--sim-gpus", str(SIM_GPUS), "--sim-copy-gbps", str(COPY_GBPS)]
     variants = [("single device", "[sim:0]", "affinity"), ("free", "sim", "free"),
                 ("affinity", "sim", "affinity")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        script = pathlib.Path(tmp) / "post.lua"
-        wrk_script(script)
+        pipeline_script, stage_script = pathlib.Path(tmp) / "pipe.lua", pathlib.Path(tmp) / "x.lua"
+        wrk_script(pipeline_script, "raw")
+        wrk_script(stage_script, "x")
         for label, devices, placement in variants:
             repo = repository(pathlib.Path(tmp) / label.replace(" ", "_"), devices, placement)
-            rows += measure(repo, ["--sim-gpus", str(SIM_GPUS), "--sim-copy-gbps",
-                                   str(COPY_GBPS)], "pipe", str(script),
-                            [int(c) for c in args.concurrency.split(",")], args.seconds,
-                            {"variant": label}, label)
+            rows += measure(repo, sim_args, "pipe", str(pipeline_script), concurrencies,
+                            args.seconds, {"variant": label}, label)
+        # Capacity: one heavy stage alone on the same 4 sim GPUs (the three are identical),
+        # and the heavy pipeline, both saturated.
+        repo = repository(pathlib.Path(tmp) / "heavy", "sim", "affinity", HEAVY)
+        capacity = measure(repo, sim_args, "step_a", str(stage_script), [CAPACITY_CLIENTS],
+                           args.seconds, {"variant": "heavy stage alone"}, "stage alone")
+        capacity += measure(repo, sim_args, "pipe", str(pipeline_script), [CAPACITY_CLIENTS],
+                            args.seconds, {"variant": "heavy pipeline"}, "pipeline")
+    stage, pipeline = (r["throughput_rps"] for r in capacity)
+    # The three stages share every device, so a request costs the devices three stages' time:
+    # the pipeline's ceiling is the stages' capacities combined harmonically, here stage / 3.
+    ceiling = stage / 3
 
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
@@ -95,7 +112,9 @@ def main() -> None:
         {"simulated": True, "machine": machine, "date": str(datetime.date.today()),
          "setup": {"elements": ELEMENTS, "copy_gbps": COPY_GBPS, "latency_us": LATENCY_US,
                    "per_item_us": PER_ITEM_US, "max_batch_size": MAX_BATCH,
-                   "sim_gpus": SIM_GPUS}, "rows": rows}, indent=1))
+                   "sim_gpus": SIM_GPUS},
+         "rows": rows, "capacity": {"heavy": HEAVY, "rows": capacity, "ceiling_rps": ceiling,
+                                    "pipeline_over_ceiling": pipeline / ceiling}}, indent=1))
 
     import matplotlib
     matplotlib.use("Agg")
@@ -130,6 +149,18 @@ def main() -> None:
         lines.append(f"| {r['variant']} | {r['concurrency']} | {r['throughput_rps']:.0f} | "
                      f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['non_2xx']} | "
                      f"{r['throughput_rps'] / free:.2f}× |")
+    lines += [
+        "",
+        f"**Pipeline against stage capacity.** Alone on 4 sim GPUs a stage above could serve "
+        f"{SIM_GPUS * MAX_BATCH * 1e6 / (LATENCY_US + PER_ITEM_US * MAX_BATCH):.0f} req/s, more "
+        f"than this machine's HTTP path carries, so the same stages {HEAVY}× heavier "
+        f"({LATENCY_US * HEAVY} + {PER_ITEM_US * HEAVY}·b µs) make the devices the bottleneck, "
+        f"at {CAPACITY_CLIENTS} clients: one stage alone (`step_a` called directly on the 4 sim "
+        f"GPUs) serves **{stage:.0f} req/s**. The three identical stages share every device, so "
+        f"a pipeline request costs the devices three stages' time and the pipeline's ceiling is "
+        f"{stage:.0f} / 3 = {ceiling:.0f} req/s; the pipeline (affinity) serves "
+        f"**{pipeline:.0f} req/s = {pipeline / ceiling:.2f} of it**.",
+    ]
     write_doc_section("placement", "Pipeline placement on simulated GPUs",
                       "\n".join(lines) + "\n\n![placement](../bench/results/placement.png)")
     print("\n".join(lines))

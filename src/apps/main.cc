@@ -1,8 +1,10 @@
 // The tandem binary: `serve`, `check` and `version`. Only wiring lives here.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -27,6 +29,14 @@ struct ServeFlags {
   int port = -1;  // -1: SAGEMAKER_BIND_TO_PORT or 8080
   int http_threads = 0;
   uint64_t max_body_bytes = 64ull << 20;
+  uint32_t max_header_bytes = 64 << 10;
+  int max_connections = 1024;
+  int idle_timeout_s = 60;
+  int header_timeout_s = 10;
+  int body_timeout_s = 60;
+  // SageMaker sends SIGKILL 30 s after SIGTERM: the default drain ends before that.
+  int drain_timeout_s = 25;
+  bool strict = false;
   std::string default_model;
   std::vector<std::string> devices;
   int sim_gpus = 0;
@@ -93,25 +103,37 @@ int Serve(ServeFlags flags) {
     spdlog::error("cannot serve {}: {}", flags.repository, engine.status().message());
     return 1;
   }
+  if (flags.strict && !(*engine)->rejected().empty()) {
+    spdlog::error("--strict: {} has {} model(s) or pipeline(s) with problems (listed above)",
+                  flags.repository, (*engine)->rejected().size());
+    return 1;
+  }
   if (!flags.default_model.empty() &&
       (*engine)->Versions(flags.default_model).status().code() == StatusCode::kNotFound) {
     spdlog::error("--default-model '{}' is not in {}", flags.default_model, flags.repository);
     return 2;
   }
 
-  // Block the stop signals before any thread starts, so that only the wait below sees them.
+  // Block the stop signals before any thread starts, so that only the waits below see them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  Routes routes(**engine, RouteOptions{flags.default_model});
+  HttpCounters counters;
+  Routes routes(**engine, RouteOptions{flags.default_model, &counters});
   HttpServerOptions server_options;
   server_options.host = flags.host;
   server_options.port = static_cast<uint16_t>(flags.port);
   server_options.threads = flags.http_threads;
   server_options.max_body_bytes = flags.max_body_bytes;
+  server_options.max_header_bytes = flags.max_header_bytes;
+  server_options.max_connections = flags.max_connections;
+  server_options.idle_timeout = std::chrono::seconds(flags.idle_timeout_s);
+  server_options.header_timeout = std::chrono::seconds(flags.header_timeout_s);
+  server_options.body_timeout = std::chrono::seconds(flags.body_timeout_s);
+  server_options.counters = &counters;
   // Listen before loading, so that connections are accepted at once and /ping tells the truth
   // (503) while models load.
   auto server = HttpServer::Start(
@@ -123,29 +145,57 @@ int Serve(ServeFlags flags) {
   spdlog::info("listening on {}:{}", flags.host, (*server)->port());
 
   // The main thread is the control thread: it loads the models, then waits for a stop signal.
+  std::atomic<bool> loaded{false};
+  std::atomic<bool> refused{false};  // --strict and something did not load
   std::thread loader([&] {
     // Load failures are logged per model as they happen; readiness reports them.
     const bool all_ready = (*engine)->LoadAll().ok() && (*engine)->Ready();
     if (all_ready) {
       spdlog::info("all models ready");
+    } else if (flags.strict) {
+      spdlog::error("--strict: not every model loaded; shutting down");
+      refused = true;
+      kill(getpid(), SIGTERM);
     } else {
       spdlog::warn("serving, but some models are unavailable (see /v2/repository/index)");
     }
+    loaded = true;
   });
   int signal = 0;
   sigwait(&stop_signals, &signal);
-  spdlog::info("received signal {}, shutting down", signal);
-  // Drain: no new connections; queued requests still run; their answers are written before the
-  // I/O threads stop. SageMaker sends SIGKILL 30 s after SIGTERM, so the wait is bounded below
-  // that.
+
+  // Drain (DESIGN.md §1.7): readiness turns 503, no new connections, idle connections close;
+  // requests already read are answered, then their connections close. A second signal exits
+  // at once.
+  if (!refused) {
+    spdlog::info("received signal {}: draining for up to {} s (a second signal exits at once)",
+                 signal, flags.drain_timeout_s);
+  }
+  (*engine)->BeginDrain();
   (*server)->StopAccepting();
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(flags.drain_timeout_s);
+  bool drained = false;
+  while (true) {
+    drained = (*server)->WaitUntilDrained(std::chrono::milliseconds(100)) && loaded;
+    if (drained || std::chrono::steady_clock::now() >= deadline) break;
+    const timespec no_wait{0, 0};
+    const int second = sigtimedwait(&stop_signals, nullptr, &no_wait);
+    if (second > 0) {
+      spdlog::warn("received signal {} while draining: exiting now", second);
+      std::_Exit(128 + second);
+    }
+  }
+  if (!drained) {
+    spdlog::error("the drain timed out after {} s with {} request(s) unanswered; exiting",
+                  flags.drain_timeout_s, counters.requests_in_flight.load());
+    std::_Exit(1);
+  }
   loader.join();
   (*engine)->Shutdown();
-  if (!(*server)->WaitForInFlight(std::chrono::seconds(25))) {
-    spdlog::warn("some responses were still being written when the drain timed out");
-  }
   (*server)->Stop();
-  return 0;
+  spdlog::info("drained; exiting");
+  return refused ? 1 : 0;
 }
 
 }  // namespace
@@ -170,6 +220,37 @@ int main(int argc, char** argv) {
       ->add_option("--max-body-bytes", flags.max_body_bytes,
                    "largest request body accepted; larger ones get 413")
       ->capture_default_str();
+  serve
+      ->add_option("--max-header-bytes", flags.max_header_bytes,
+                   "largest request line and headers accepted; larger get 431")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections", flags.max_connections,
+                   "open connections allowed; more are answered 503 and closed")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve
+      ->add_option("--idle-timeout", flags.idle_timeout_s,
+                   "seconds a keep-alive connection may wait for its next request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve
+      ->add_option("--header-timeout", flags.header_timeout_s,
+                   "seconds a request's headers may take to arrive once it starts (then 408)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve
+      ->add_option("--body-timeout", flags.body_timeout_s,
+                   "seconds a request's body may take to arrive after its headers (then 408)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve
+      ->add_option("--drain-timeout", flags.drain_timeout_s,
+                   "seconds to finish requests in flight after SIGTERM or SIGINT")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_flag("--strict", flags.strict,
+                  "refuse to start when any model or pipeline has a problem or fails to load");
   serve->add_option("--default-model", flags.default_model,
                     "model /invocations serves when the request names none "
                     "(default: SAGEMAKER_TANDEM_DEFAULT_MODEL, or the only model)");

@@ -1,5 +1,6 @@
 #include "device/device_set.h"
 
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <torch/cuda.h>
 
 #include <algorithm>
@@ -20,18 +21,34 @@ StatusOr<DeviceSet> DeviceSet::Create(int cuda_count, const DeviceOptions& optio
   }
   if (options.allow.empty()) {
     set.devices_ = std::move(found);
-    return set;
-  }
-  for (const Device& d : options.allow) {
-    if (std::find(found.begin(), found.end(), d) == found.end()) {
-      return InvalidArgument("--devices names " + d.ToString() +
-                             ", which this host does not have (" + std::to_string(cuda_count) +
-                             " CUDA devices found, " + std::to_string(options.sim_gpus) +
-                             " simulated)");
+  } else {
+    for (const Device& d : options.allow) {
+      if (std::find(found.begin(), found.end(), d) == found.end()) {
+        return InvalidArgument("--devices names " + d.ToString() +
+                               ", which this host does not have (" + std::to_string(cuda_count) +
+                               " CUDA devices found, " + std::to_string(options.sim_gpus) +
+                               " simulated)");
+      }
+      if (!set.Contains(d)) set.devices_.push_back(d);
     }
-    if (!set.Contains(d)) set.devices_.push_back(d);
+  }
+  for (size_t i = 0; i < set.devices_.size(); ++i) {
+    set.activity_.push_back(std::make_unique<DeviceActivity>());
   }
   return set;
+}
+
+DeviceActivity& DeviceSet::activity(Device device) const {
+  const auto it = std::find(devices_.begin(), devices_.end(), device);
+  return *activity_.at(static_cast<size_t>(it - devices_.begin()));
+}
+
+std::optional<DeviceSet::Memory> DeviceSet::MemoryOf(Device device) {
+  if (device.kind() != Device::Kind::kCuda) return std::nullopt;
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+  const auto all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+  return Memory{static_cast<uint64_t>(stats.allocated_bytes[all].current),
+                static_cast<uint64_t>(stats.reserved_bytes[all].current)};
 }
 
 std::vector<Device> DeviceSet::OfKind(Device::Kind kind) const {

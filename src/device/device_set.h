@@ -3,11 +3,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "config/model_config.h"
 #include "core/device.h"
 #include "core/status.h"
+#include "device/device_activity.h"
 #include "device/sim_device.h"
 
 namespace tandem {
@@ -42,9 +44,22 @@ class DeviceSet {
   // thread-safe, so a const DeviceSet hands them out for use.
   SimDevice& sim(int index) const { return *sims_.at(index); }
 
+  // The activity record of `device`, for workers to mark batches and /metrics to read.
+  // REQUIRES: Contains(device). Thread-safe, like sim().
+  DeviceActivity& activity(Device device) const;
+
+  // Memory LibTorch's allocator holds on a CUDA device; nullopt where it is not known (CPU,
+  // simulated GPUs).
+  struct Memory {
+    uint64_t allocated_bytes = 0;  // in tensors now
+    uint64_t reserved_bytes = 0;   // held by the caching allocator, allocated or not
+  };
+  static std::optional<Memory> MemoryOf(Device device);
+
  private:
   std::vector<Device> devices_;
-  std::vector<std::unique_ptr<SimDevice>> sims_;  // index = sim device index
+  std::vector<std::unique_ptr<SimDevice>> sims_;           // index = sim device index
+  std::vector<std::unique_ptr<DeviceActivity>> activity_;  // parallel to devices_
 };
 
 }  // namespace tandem

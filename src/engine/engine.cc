@@ -75,6 +75,8 @@ struct Engine::Model {
   std::optional<PipelineSource> pipeline;
   // Set by LoadAll before the version is READY.
   std::vector<std::unique_ptr<OpStep>> op_steps;
+  // The outcomes of model steps (op steps count theirs in their OpStep's stats).
+  std::vector<std::unique_ptr<ModelStats>> step_stats;
   std::unique_ptr<PipelineExecutor> executor;
 };
 
@@ -146,7 +148,8 @@ Status Engine::LoadPipeline(Model& pipeline) {
     if (version.state != ModelState::kReady) {
       return Unavailable("step '" + step.name + "': model '" + step.model + "' is not ready");
     }
-    StepModel target{&model.config, &version.queue, {}};
+    pipeline.step_stats.push_back(std::make_unique<ModelStats>());
+    StepModel target{&model.config, &version.queue, {}, pipeline.step_stats.back().get()};
     for (const auto& worker : version.workers) {
       target.devices.push_back(worker->device());
       if (std::find(devices.begin(), devices.end(), worker->device()) == devices.end()) {
@@ -166,7 +169,7 @@ Status Engine::LoadPipeline(Model& pipeline) {
           op->config.name + "/" + device.ToString(), MakeOpInstance(*op->kernel, device),
           /*batched=*/false, op->queue, op->stats, devices_));
     }
-    steps[step.name] = StepModel{&op->config, &op->queue, devices};
+    steps[step.name] = StepModel{&op->config, &op->queue, devices, &op->stats};
     pipeline.op_steps.push_back(std::move(op));
   }
   ASSIGN_OR_RETURN(pipeline.executor, PipelineExecutor::Create(config, steps));
@@ -283,21 +286,31 @@ void Engine::Infer(InferRequest request, InferCallback done) {
   Version& version = **found;
   const Model& entry = *models_.at(request.model);
   const ModelConfig& config = entry.config;
+  // Refused before admission: counted as a failure, in no latency.
+  auto refuse = [&](const Status& status) {
+    version.stats.RecordRequest(status, std::nullopt);
+    done(status);
+  };
   if (version.state != ModelState::kReady) {
-    return done(Unavailable("model '" + request.model + "' version " +
-                            std::to_string(version.number) + " is " +
-                            std::string(ModelStateName(version.state))));
+    return refuse(Unavailable("model '" + request.model + "' version " +
+                              std::to_string(version.number) + " is " +
+                              std::string(ModelStateName(version.state))));
   }
   auto validated = ValidateRequest(config, request);
-  if (!validated.ok()) return done(validated.status());
+  if (!validated.ok()) return refuse(validated.status());
   // Answers the request from its outputs, and counts it, whoever produced them.
+  version.stats.AddInFlight(1);
   auto finish = [done, output_indices = std::move(validated->output_indices), config = &config,
                  stats = &version.stats, start = SteadyClock::now(), model = request.model,
                  version = std::to_string(version.number),
                  id = request.id](StatusOr<std::vector<Tensor>> outputs) {
-    stats->RecordRequest(outputs.ok(), SteadyClock::now() - start);
-    if (!outputs.ok()) return done(outputs.status());
-    done(MakeResponse(*config, model, version, id, output_indices, std::move(*outputs)));
+    StatusOr<InferResponse> response =
+        outputs.ok()
+            ? MakeResponse(*config, model, version, id, output_indices, std::move(*outputs))
+            : StatusOr<InferResponse>(outputs.status());
+    stats->AddInFlight(-1);
+    stats->RecordRequest(response.status(), SteadyClock::now() - start);
+    done(std::move(response));
   };
   std::optional<std::chrono::microseconds> timeout = request.timeout;
   if (!timeout && config.dynamic_batching && config.dynamic_batching->default_timeout_us > 0) {
@@ -317,8 +330,8 @@ void Engine::Infer(InferRequest request, InferCallback done) {
   // A refused job is dropped unrun; the request is answered through the original callback.
   Status queued = version.queue.Enqueue(std::move(job));
   if (!queued.ok()) {
-    version.stats.RecordRequest(false, std::chrono::nanoseconds(0));
-    done(queued);
+    version.stats.AddInFlight(-1);
+    refuse(queued);
   }
 }
 
@@ -331,7 +344,7 @@ Status Engine::Missing(const std::string& model) const {
 }
 
 bool Engine::Ready() const {
-  if (!rejected_.empty()) return false;
+  if (!rejected_.empty() || draining_) return false;
   for (const auto& [name, model] : models_) {
     for (const auto& [number, version] : model->versions) {
       if (version->state != ModelState::kReady) return false;
@@ -412,6 +425,39 @@ StatusOr<std::vector<ModelStatsReport>> Engine::Stats(const std::string& model,
   if (it == models_.end()) return Missing(model);
   for (const auto& [number, v] : it->second->versions) reports.push_back(Report(model, *v));
   return reports;
+}
+
+EngineMetrics Engine::Metrics() const {
+  EngineMetrics metrics;
+  for (const auto& [name, model] : models_) {
+    for (const auto& [number, version] : model->versions) {
+      std::optional<size_t> queue_depth;
+      if (!model->pipeline) queue_depth = version->queue.size();
+      metrics.entries.push_back(
+          {name, std::to_string(number), "", version->stats.Snapshot(), queue_depth});
+    }
+    // Steps are filled in by LoadAll before the pipeline is READY.
+    if (!model->pipeline || model->versions.begin()->second->state != ModelState::kReady) continue;
+    size_t model_step = 0, op_step = 0;
+    for (const StepConfig& step : model->pipeline->config.steps) {
+      EngineMetrics::Entry entry{name, "", step.name, {}, std::nullopt};
+      if (step.op.empty()) {
+        entry.stats = model->step_stats[model_step++]->Snapshot();
+      } else {
+        const OpStep& op = *model->op_steps[op_step++];
+        entry.stats = op.stats.Snapshot();
+        entry.queue_depth = op.queue.size();
+      }
+      metrics.entries.push_back(std::move(entry));
+    }
+  }
+  for (const Device& device : devices_.all()) {
+    EngineMetrics::DeviceEntry entry{device, devices_.activity(device).busy_time(),
+                                     DeviceSet::MemoryOf(device)};
+    if (device.kind() == Device::Kind::kSim) entry.busy = devices_.sim(device.index()).busy_time();
+    metrics.devices.push_back(entry);
+  }
+  return metrics;
 }
 
 void Engine::Shutdown() {

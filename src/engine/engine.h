@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,28 @@ struct ModelStatsReport {
   std::vector<InstanceReport> instances;
 };
 
+// What /metrics reports (docs/metrics.md): every model version, pipeline and pipeline step, and
+// every device.
+struct EngineMetrics {
+  struct Entry {
+    std::string model;    // the model or pipeline
+    std::string version;  // its version; "" for a pipeline step
+    std::string step;     // the pipeline step, or ""
+    ModelStatsSnapshot stats;
+    // Jobs waiting in the queue of what runs batches: set for model versions and op steps, whose
+    // batch counts, histograms and queues are theirs; nullopt for pipelines and model steps
+    // (whose batches are counted under their model).
+    std::optional<size_t> queue_depth;
+  };
+  struct DeviceEntry {
+    Device device;
+    std::chrono::nanoseconds busy{0};  // time with a batch running (see DeviceActivity)
+    std::optional<DeviceSet::Memory> memory;
+  };
+  std::vector<Entry> entries;
+  std::vector<DeviceEntry> devices;
+};
+
 using InferCallback = std::function<void(StatusOr<InferResponse>)>;
 
 class Engine {
@@ -73,8 +96,16 @@ class Engine {
   // Validates `request` and queues it; `done` is called exactly once, from any thread.
   void Infer(InferRequest request, InferCallback done);
 
-  // True once every model version is READY (and no model was rejected).
+  // True once every model version is READY (and no model was rejected), until BeginDrain.
   bool Ready() const;
+
+  // The server is shutting down: readiness turns false, so load balancers stop sending;
+  // requests are still served.
+  void BeginDrain() { draining_ = true; }
+  bool draining() const { return draining_; }
+
+  // Models and pipelines left out for their configuration problems: name -> problems.
+  const std::map<std::string, std::string>& rejected() const { return rejected_; }
 
   // Model names, sorted.
   std::vector<std::string> ModelNames() const;
@@ -88,6 +119,8 @@ class Engine {
   // Statistics of `model` (every version when `version` is ""; all models when `model` is "").
   StatusOr<std::vector<ModelStatsReport>> Stats(const std::string& model,
                                                 const std::string& version) const;
+
+  EngineMetrics Metrics() const;
 
   // Stops taking requests, finishes the queued ones and joins the workers.
   void Shutdown();
@@ -113,6 +146,7 @@ class Engine {
   std::map<std::string, std::unique_ptr<Model>> models_;
   // Models and pipelines left out for their configuration problems: name -> problems.
   const std::map<std::string, std::string> rejected_;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace tandem

@@ -132,8 +132,12 @@ void PipelineExecutor::Submit(const std::shared_ptr<RunState>& run, size_t index
   }
   // Intermediates are checked against the model like a client's request: shapes declared
   // with -1 in the pipeline become concrete only at run time.
+  auto refuse = [&](const Status& status) {
+    step.model.stats->RecordRequest(status, std::nullopt);
+    Finish(run, index, status);
+  };
   auto validated = ValidateRequest(*step.model.config, request);
-  if (!validated.ok()) return Finish(run, index, validated.status());
+  if (!validated.ok()) return refuse(validated.status());
   auto job = std::make_unique<InferJob>();
   job->inputs = std::move(validated->inputs);
   job->batch_size = step.model.config->batched() ? job->inputs.front().shape()[0] : 1;
@@ -144,11 +148,13 @@ void PipelineExecutor::Submit(const std::shared_ptr<RunState>& run, size_t index
       job->device = device;
     }
   }
-  job->done = [this, run, index](StatusOr<std::vector<Tensor>> outputs) {
+  job->done = [this, run, index, stats = step.model.stats,
+               submitted = SteadyClock::now()](StatusOr<std::vector<Tensor>> outputs) {
+    stats->RecordRequest(outputs.status(), SteadyClock::now() - submitted);
     Finish(run, index, std::move(outputs));
   };
   Status queued = step.model.queue->Enqueue(std::move(job));
-  if (!queued.ok()) Finish(run, index, queued);
+  if (!queued.ok()) refuse(queued);
 }
 
 void PipelineExecutor::Finish(const std::shared_ptr<RunState>& run, size_t index,

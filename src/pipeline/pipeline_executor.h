@@ -22,6 +22,7 @@
 #include "core/device.h"
 #include "core/tensor.h"
 #include "scheduler/model_queue.h"
+#include "scheduler/model_stats.h"
 
 namespace tandem {
 
@@ -30,6 +31,9 @@ struct StepModel {
   const ModelConfig* config = nullptr;
   ModelQueue* queue = nullptr;
   std::vector<Device> devices;  // the devices its instances are on
+  // Where the step's outcomes are counted (successes, failures by reason, time from submission
+  // to result); never null.
+  ModelStats* stats = nullptr;
 };
 
 class PipelineExecutor {

@@ -65,7 +65,10 @@ void InstanceWorker::RunBatch(std::vector<std::unique_ptr<InferJob>> jobs) {
   }
   const SteadyClock::time_point merged = SteadyClock::now();
 
+  DeviceActivity& activity = devices_.activity(device_);
+  activity.Begin();
   StatusOr<std::vector<Tensor>> outputs = instance_->Execute(inputs);
+  activity.End();
   const SteadyClock::time_point executed = SteadyClock::now();
   if (!outputs.ok()) return fail_all(outputs.status());
 

@@ -2,9 +2,23 @@
 
 namespace tandem {
 
-void ModelStats::RecordRequest(bool ok, std::chrono::nanoseconds total) {
+namespace {
+
+double Seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+void ModelStats::RecordRequest(const Status& outcome,
+                               std::optional<std::chrono::nanoseconds> total) {
+  if (total) request_seconds_.Observe(Seconds(*total));
   std::lock_guard lock(mu_);
-  (ok ? stats_.success : stats_.fail).Add(total);
+  const std::chrono::nanoseconds time = total.value_or(std::chrono::nanoseconds(0));
+  if (outcome.ok()) {
+    stats_.success.Add(time);
+  } else {
+    stats_.fail.Add(time);
+    ++stats_.failures[outcome.code()];
+  }
 }
 
 void ModelStats::RecordBatch(const std::vector<std::chrono::nanoseconds>& queued, int64_t items,
@@ -12,6 +26,11 @@ void ModelStats::RecordBatch(const std::vector<std::chrono::nanoseconds>& queued
                              std::chrono::nanoseconds output) {
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
+  batch_size_.Observe(static_cast<double>(items));
+  for (std::chrono::nanoseconds q : queued) {
+    queue_seconds_.Observe(Seconds(q));
+    compute_seconds_.Observe(Seconds(input + infer + output));
+  }
   std::lock_guard lock(mu_);
   stats_.last_inference_ms = static_cast<uint64_t>(now_ms.count());
   stats_.inference_count += static_cast<uint64_t>(items);
@@ -26,8 +45,17 @@ void ModelStats::RecordBatch(const std::vector<std::chrono::nanoseconds>& queued
 }
 
 ModelStatsSnapshot ModelStats::Snapshot() const {
-  std::lock_guard lock(mu_);
-  return stats_;
+  ModelStatsSnapshot snapshot;
+  {
+    std::lock_guard lock(mu_);
+    snapshot = stats_;
+  }
+  snapshot.in_flight = in_flight_.load();
+  snapshot.queue_seconds = queue_seconds_.Read();
+  snapshot.compute_seconds = compute_seconds_.Read();
+  snapshot.request_seconds = request_seconds_.Read();
+  snapshot.batch_size = batch_size_.Read();
+  return snapshot;
 }
 
 }  // namespace tandem

@@ -10,6 +10,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <list>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -43,22 +45,73 @@ HttpResponse ErrorResponse(int status, std::string_view message) {
   return r;
 }
 
+std::vector<std::pair<int, uint64_t>> HttpCounters::ResponsesByCode() const {
+  std::vector<std::pair<int, uint64_t>> out;
+  for (size_t code = 0; code < responses.size(); ++code) {
+    const uint64_t n = responses[code].load();
+    if (n > 0) out.emplace_back(static_cast<int>(code), n);
+  }
+  return out;
+}
+
 namespace {
 
+class Session;
+
+// What every connection shares: options, handler, counters, and the drain state.
+struct Shared {
+  Shared(HttpServerOptions options, HttpHandler handler)
+      : options(std::move(options)),
+        handler(std::move(handler)),
+        counters(*this->options.counters) {}
+
+  const HttpServerOptions options;
+  const HttpHandler handler;
+  HttpCounters& counters;
+  std::atomic<bool> draining{false};
+  std::mutex sessions_mu;
+  std::list<std::weak_ptr<Session>> sessions;  // guarded by sessions_mu; expired ones pruned
+};
+
 // One connection. Lives on its own strand; all members are touched only there.
+//
+// A request goes through three timed phases: waiting for its first byte (idle_timeout), reading
+// its headers (header_timeout), reading its body (body_timeout); then the handler has as long as
+// the model needs, and the response is written (idle_timeout).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
-          std::atomic<int>& in_flight)
-      : stream_(std::move(socket)), options_(options), handler_(handler), in_flight_(in_flight) {}
+  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+    ++shared_.counters.connections_open;
+  }
+  ~Session() { --shared_.counters.connections_open; }
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
+  }
+
+  // Answers 503 and closes: the server holds max_connections already.
+  void Refuse() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->keep_alive_ = false;
+      self->Send(ErrorResponse(503, "too many connections (the server holds its limit of " +
+                                        std::to_string(self->shared_.options.max_connections) +
+                                        "); retry later"));
+    });
+  }
+
+  // Drain: a connection waiting for its next request closes now; one reading or serving a
+  // request closes after answering it.
+  void CloseIfIdle() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_) self->Close();
+    });
   }
 
   // Sends `response` on the strand. `answers_exchange`: this is the answer to a request that was
   // handed to the handler (and counted in flight), not an error found while reading.
   void Send(HttpResponse response, bool answers_exchange = false) {
+    if (shared_.draining) keep_alive_ = false;
+    ++shared_.counters.responses[response.status < 600 ? response.status : 0];
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version_);
     res->set(http::field::server, "tandem");
@@ -67,11 +120,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(response.body);
     res->keep_alive(keep_alive_);
     res->prepare_payload();
-    stream_.expires_after(std::chrono::seconds(options_.idle_timeout_s));
+    stream_.expires_after(shared_.options.idle_timeout);
     http::async_write(
         stream_, *res,
         [self = shared_from_this(), res, answers_exchange](beast::error_code ec, size_t) {
-          if (answers_exchange) --self->in_flight_;
+          if (answers_exchange) --self->shared_.counters.requests_in_flight;
           self->OnWrite(ec);
         });
   }
@@ -79,18 +132,34 @@ class Session : public std::enable_shared_from_this<Session> {
   net::any_io_executor executor() { return stream_.get_executor(); }
 
  private:
+  // Idle phase: wait for the first byte of the next request (or use what is buffered already).
+  void WaitForRequest() {
+    if (buffer_.size() > 0) return ReadHeader();
+    if (shared_.draining) return Close();
+    idle_ = true;
+    stream_.expires_after(shared_.options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(16 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->idle_ = false;
+                              if (ec)
+                                return self->Close();  // idle timeout, drain, or the client left
+                              self->buffer_.commit(n);
+                              self->ReadHeader();
+                            });
+  }
+
   void ReadHeader() {
     parser_.emplace();
-    parser_->body_limit(options_.max_body_bytes);
-    parser_->header_limit(64 * 1024);
-    stream_.expires_after(std::chrono::seconds(options_.idle_timeout_s));
+    parser_->body_limit(shared_.options.max_body_bytes);
+    parser_->header_limit(shared_.options.max_header_bytes);
+    stream_.expires_after(shared_.options.header_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
-    if (ec) return OnReadError(ec);
+    if (ec) return OnReadError(ec, "headers", shared_.options.header_timeout);
     const auto& req = parser_->get();
     // Clients such as curl wait for "100 Continue" before sending a large body.
     if (req[http::field::expect] == "100-continue") {
@@ -107,22 +176,37 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    stream_.expires_after(shared_.options.body_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec)
+                         return self->OnReadError(ec, "body", self->shared_.options.body_timeout);
+                       self->OnRead();
+                     });
   }
 
-  void OnReadError(beast::error_code ec) {
+  void OnReadError(beast::error_code ec, const char* part, std::chrono::seconds limit) {
+    if (ec == beast::error::timeout) {
+      ++shared_.counters.timeouts;
+      keep_alive_ = false;
+      return Send(ErrorResponse(408, std::string("the request's ") + part +
+                                         " did not arrive within " + std::to_string(limit.count()) +
+                                         " s"));
+    }
     if (ec == http::error::end_of_stream || ec == net::error::eof ||
-        ec == net::error::connection_reset || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted) {
+        ec == net::error::connection_reset || ec == net::error::operation_aborted) {
       return Close();
     }
     keep_alive_ = false;
     if (ec == http::error::body_limit) {
       return Send(ErrorResponse(413, "request body exceeds the limit of " +
-                                         std::to_string(options_.max_body_bytes) +
+                                         std::to_string(shared_.options.max_body_bytes) +
                                          " bytes (--max-body-bytes)"));
+    }
+    if (ec == http::error::header_limit) {
+      return Send(ErrorResponse(431, "request headers exceed the limit of " +
+                                         std::to_string(shared_.options.max_header_bytes) +
+                                         " bytes (--max-header-bytes)"));
     }
     if (ec.category() == beast::error_code(http::error::body_limit).category()) {
       return Send(ErrorResponse(400, "malformed HTTP request: " + ec.message()));
@@ -130,12 +214,12 @@ class Session : public std::enable_shared_from_this<Session> {
     Close();
   }
 
-  void OnRead(beast::error_code ec);
+  void OnRead();
 
   void OnWrite(beast::error_code ec) {
     if (ec) return Close();
     if (!keep_alive_) return LingerThenClose();
-    ReadHeader();
+    WaitForRequest();
   }
 
   // A client may still be sending the body we refused (413, say). Closing at once would reset
@@ -168,10 +252,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  const HttpServerOptions& options_;
-  const HttpHandler& handler_;
-  std::atomic<int>& in_flight_;  // requests handed to the handler and not yet answered
+  Shared& shared_;
   bool keep_alive_ = true;
+  bool idle_ = false;  // waiting for the first byte of a request
   unsigned version_ = 11;
 };
 
@@ -211,8 +294,7 @@ class Exchange final : public HttpExchange {
   std::atomic<bool> replied_{false};
 };
 
-void Session::OnRead(beast::error_code ec) {
-  if (ec) return OnReadError(ec);
+void Session::OnRead() {
   stream_.expires_never();  // the exchange may take as long as the model needs
   http::request<http::string_body> req = parser_->release();
   keep_alive_ = req.keep_alive();
@@ -224,30 +306,45 @@ void Session::OnRead(beast::error_code ec) {
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   request.body = std::make_shared<const std::string>(std::move(req.body()));
-  ++in_flight_;
-  handler_(std::make_shared<Exchange>(shared_from_this(), std::move(request)));
+  ++shared_.counters.requests_in_flight;
+  shared_.handler(std::make_shared<Exchange>(shared_from_this(), std::move(request)));
 }
 
 }  // namespace
 
 struct HttpServer::Impl {
-  HttpServerOptions options;
-  HttpHandler handler;
+  explicit Impl(HttpServerOptions options, HttpHandler handler)
+      : shared(std::move(options), std::move(handler)) {}
+
+  Shared shared;
   net::io_context ioc;
   tcp::acceptor acceptor{net::make_strand(ioc)};
   std::vector<std::thread> threads;
   uint16_t port = 0;
-  std::atomic<int> in_flight{0};
 
   void Accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), options, handler, in_flight)->Start();
+        ++shared.counters.connections_accepted;
+        auto session = std::make_shared<Session>(std::move(socket), shared);
+        if (shared.counters.connections_open > shared.options.max_connections) {
+          ++shared.counters.connections_refused;
+          session->Refuse();
+        } else {
+          Track(session);
+          session->Start();
+        }
       }
       Accept();
     });
+  }
+
+  void Track(const std::shared_ptr<Session>& session) {
+    std::lock_guard lock(shared.sessions_mu);
+    shared.sessions.remove_if([](const std::weak_ptr<Session>& s) { return s.expired(); });
+    shared.sessions.push_back(session);
   }
 };
 
@@ -257,16 +354,15 @@ HttpServer::~HttpServer() { Stop(); }
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
                                                         HttpHandler handler) {
-  auto impl = std::make_unique<Impl>();
-  impl->options = std::move(options);
-  impl->handler = std::move(handler);
+  if (options.counters == nullptr) return Internal("HttpServerOptions.counters is not set");
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(handler));
   beast::error_code ec;
-  auto address = net::ip::make_address(impl->options.host, ec);
-  if (ec) return InvalidArgument("invalid listen address '" + impl->options.host + "'");
-  tcp::endpoint endpoint(address, impl->options.port);
+  auto address = net::ip::make_address(impl->shared.options.host, ec);
+  if (ec) return InvalidArgument("invalid listen address '" + impl->shared.options.host + "'");
+  tcp::endpoint endpoint(address, impl->shared.options.port);
   auto fail = [&](const char* what) {
-    return Unavailable(std::string("cannot ") + what + " " + impl->options.host + ":" +
-                       std::to_string(impl->options.port) + ": " + ec.message());
+    return Unavailable(std::string("cannot ") + what + " " + impl->shared.options.host + ":" +
+                       std::to_string(impl->shared.options.port) + ": " + ec.message());
   };
   impl->acceptor.open(endpoint.protocol(), ec);
   if (ec) return fail("open");
@@ -277,7 +373,7 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions option
   if (ec) return fail("listen on");
   impl->port = impl->acceptor.local_endpoint().port();
   impl->Accept();
-  const int threads = std::max(1, impl->options.threads);
+  const int threads = std::max(1, impl->shared.options.threads);
   for (int i = 0; i < threads; ++i) {
     impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
   }
@@ -287,15 +383,21 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions option
 uint16_t HttpServer::port() const { return impl_->port; }
 
 void HttpServer::StopAccepting() {
+  impl_->shared.draining = true;
   net::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });
+  std::lock_guard lock(impl_->shared.sessions_mu);
+  for (const std::weak_ptr<Session>& weak : impl_->shared.sessions) {
+    if (auto session = weak.lock()) session->CloseIfIdle();
+  }
 }
 
-bool HttpServer::WaitForInFlight(std::chrono::milliseconds timeout) {
+bool HttpServer::WaitUntilDrained(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (impl_->in_flight.load() > 0) {
+  const HttpCounters& counters = impl_->shared.counters;
+  while (counters.requests_in_flight.load() > 0 || counters.connections_open.load() > 0) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -5,6 +5,8 @@
 // posts the reply back to the connection's strand.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -52,12 +54,34 @@ class HttpExchange {
 
 using HttpHandler = std::function<void(std::shared_ptr<HttpExchange>)>;
 
+// What the server counts about its connections and responses, for /metrics.
+// Thread contract: atomics, written on I/O threads, read anywhere.
+struct HttpCounters {
+  std::atomic<int64_t> connections_open{0};
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> connections_refused{0};  // over max_connections: answered 503, closed
+  std::atomic<uint64_t> timeouts{0};             // header or body not received in time: 408
+  std::atomic<int64_t> requests_in_flight{0};    // handed to the handler, not yet written back
+  std::array<std::atomic<uint64_t>, 600> responses{};  // by status code
+
+  std::vector<std::pair<int, uint64_t>> ResponsesByCode() const;  // codes with a count
+};
+
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 8080;  // 0: any free port; see HttpServer::port()
   int threads = 4;
   uint64_t max_body_bytes = 64ull << 20;
-  int idle_timeout_s = 60;
+  uint32_t max_header_bytes = 64 << 10;  // request line and headers; more gets 431
+  int max_connections = 1024;            // more are answered 503 and closed at once
+  // A keep-alive connection may wait this long for its next request before it is closed.
+  std::chrono::seconds idle_timeout{60};
+  // Once a request's first byte arrives, its headers must arrive within header_timeout and
+  // its body within body_timeout after them, or the client gets 408 and the connection closes:
+  // a slow client holds no more than its connection.
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds body_timeout{60};
+  HttpCounters* counters = nullptr;  // where to count; must outlive the server; never null
 };
 
 class HttpServer {
@@ -71,11 +95,13 @@ class HttpServer {
   // The bound port (the real one when options.port was 0).
   uint16_t port() const;
 
-  // Stops accepting connections; open connections finish their current exchange.
+  // Stops accepting connections and ends keep-alive: every open connection closes after the
+  // response to the request it is reading or serving now, and idle ones close at once.
   void StopAccepting();
-  // Waits until every request handed to the handler has been answered and its response
-  // written, or `timeout` passes (then returns false). Runs on the control thread.
-  bool WaitForInFlight(std::chrono::milliseconds timeout);
+  // After StopAccepting: waits until every request handed to the handler has been answered and
+  // its response written, and every connection has closed, or `timeout` passes (then returns
+  // false). Runs on the control thread.
+  bool WaitUntilDrained(std::chrono::milliseconds timeout);
   // Stops the I/O threads and joins them.
   void Stop();
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "metrics/prometheus_text.h"
 #include "server/http_status.h"
 #include "server/json_util.h"
 #include "server/model_json.h"
@@ -128,7 +129,7 @@ HttpResponse StatusResponse(const Status& status) {
 }
 
 Routes::Routes(Engine& engine, RouteOptions options)
-    : engine_(engine), options_(std::move(options)) {}
+    : engine_(engine), options_(std::move(options)), metrics_(engine, *options_.http_counters) {}
 
 void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
   const HttpRequest& request = exchange->request();
@@ -148,7 +149,15 @@ void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
   }
   if (is({"v2", "health", "live"})) return route("GET", [&] { exchange->Reply(Health(true)); });
   if (is({"v2", "health", "ready"})) {
-    return route("GET", [&] { exchange->Reply(Health(engine_.Ready())); });
+    return route("GET", [&] { exchange->Reply(Ready(engine_.Ready())); });
+  }
+  if (is({"metrics"})) {
+    return route("GET", [&] {
+      HttpResponse r;
+      r.content_type = std::string(PrometheusText::kContentType);
+      r.body = metrics_.Render();
+      exchange->Reply(std::move(r));
+    });
   }
   if (is({"v2", "repository", "index"})) {
     return route("POST",
@@ -161,7 +170,17 @@ void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
   exchange->Reply(NoRoute(request));
 }
 
+// Readiness in the v2 convention, except while draining: then 503, as for /ping, so that load
+// balancers and SageMaker take the instance out of rotation.
+HttpResponse Routes::Ready(bool ready) const {
+  if (engine_.draining()) return StatusResponse(Unavailable("the server is shutting down"));
+  return Health(ready);
+}
+
 void Routes::Ping(HttpExchange& exchange) {
+  if (engine_.draining()) {
+    return exchange.Reply(StatusResponse(Unavailable("the server is shutting down")));
+  }
   if (engine_.Ready()) return exchange.Reply(JsonResponse(200, "{\"status\":\"healthy\"}"));
   std::string waiting;
   for (const ModelVersionInfo& info : engine_.Index()) {
@@ -198,7 +217,7 @@ void Routes::ModelRoute(std::shared_ptr<HttpExchange> exchange,
   if (!config.ok()) return exchange->Reply(StatusResponse(config.status()));
   if (action == "ready") {
     auto info = engine_.Info(model, version);
-    return exchange->Reply(Health(info.ok() && info->state == ModelState::kReady));
+    return exchange->Reply(Ready(info.ok() && info->state == ModelState::kReady));
   }
   if (action == "config") return exchange->Reply(JsonResponse(200, ModelConfigJson(**config)));
   std::vector<std::string> versions = *engine_.Versions(model);

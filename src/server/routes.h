@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "server/http_server.h"
+#include "server/metrics_page.h"
 #include "server/v2_codec.h"
 
 namespace tandem {
@@ -17,6 +18,8 @@ struct RouteOptions {
   // The model /invocations serves when the request names none (--default-model). Empty: the
   // only model of the repository.
   std::string default_model;
+  // The HTTP server's counters, for /metrics; must outlive the routes; never null.
+  const HttpCounters* http_counters = nullptr;
 };
 
 class Routes {
@@ -30,6 +33,7 @@ class Routes {
   enum class ResponseFormat { kV2, kNpy, kPng };
 
   void Ping(HttpExchange& exchange);
+  HttpResponse Ready(bool ready) const;
   void Invocations(std::shared_ptr<HttpExchange> exchange);
   void ModelRoute(std::shared_ptr<HttpExchange> exchange, const std::vector<std::string>& parts);
   // /v2/models[/{m}[/versions/{v}]]/stats; empty model: every model.
@@ -42,6 +46,7 @@ class Routes {
 
   Engine& engine_;
   const RouteOptions options_;
+  MetricsPage metrics_;
 };
 
 // The error response for a non-OK status, through the one status-to-HTTP mapping.

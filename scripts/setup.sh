@@ -3,7 +3,8 @@
 #
 #   - Debian packages (apt-get) for the C++ libraries of DESIGN.md §7.
 #   - A Python virtual environment outside the clone, keyed by a hash of requirements.txt,
-#     holding the pinned torch wheel (LibTorch for the C++ build) and the test clients.
+#     holding the pinned torch wheel (LibTorch for the C++ build) and the test clients, with the
+#     light tools of requirements-tools.txt installed on top.
 #
 # Idempotent: a second run with everything present only checks and returns.
 # Links the venv as .venv in the clone (ignored by git) and prints its path.
@@ -46,6 +47,14 @@ if [ ! -f "$venv/.complete" ]; then
   for old in "$cache"/venv-*; do
     [ "$old" = "$venv" ] || rm -rf "$old"
   done
+fi
+# Light tools on top, keyed by their own file, so adding one does not rebuild the environment.
+tools_hash=$(sha256sum < "$root/requirements-tools.txt" | cut -c1-12)
+if [ ! -f "$venv/.tools-$tools_hash" ]; then
+  echo "setup: installing the tools of requirements-tools.txt into $venv" >&2
+  "$venv/bin/pip" install -q -r "$root/requirements-tools.txt" >&2
+  rm -f "$venv"/.tools-*
+  touch "$venv/.tools-$tools_hash"
 fi
 # A stable name for the cached environment, so the Makefile and tests need not know the hash.
 ln -sfn "$venv" "$root/.venv"

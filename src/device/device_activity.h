@@ -24,9 +24,9 @@ class DeviceActivity {
  private:
   using Clock = std::chrono::steady_clock;
   mutable std::mutex mu_;
-  int running_ = 0;                                  // guarded by mu_
-  Clock::time_point since_;                          // guarded by mu_; when running_ left 0
-  std::chrono::nanoseconds busy_{0};                 // guarded by mu_; finished intervals
+  int running_ = 0;                   // guarded by mu_
+  Clock::time_point since_;           // guarded by mu_; when running_ left 0
+  std::chrono::nanoseconds busy_{0};  // guarded by mu_; finished intervals
 };
 
 }  // namespace tandem

@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -80,7 +82,8 @@ struct Shared {
 // the model needs, and the response is written (idle_timeout).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+  Session(tcp::socket socket, Shared& shared)
+      : stream_(std::move(socket)), read_deadline_(stream_.get_executor()), shared_(shared) {
     ++shared_.counters.connections_open;
   }
   ~Session() { --shared_.counters.connections_open; }
@@ -100,7 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Drain: a connection waiting for its next request closes now; one reading or serving a
-  // request closes after answering it.
+  // request closes after answering it (Send ends keep-alive while draining).
   void CloseIfIdle() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       if (self->idle_) self->Close();
@@ -135,7 +138,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // Idle phase: wait for the first byte of the next request (or use what is buffered already).
   void WaitForRequest() {
     if (buffer_.size() > 0) return ReadHeader();
-    if (shared_.draining) return Close();
     idle_ = true;
     stream_.expires_after(shared_.options.idle_timeout);
     stream_.async_read_some(buffer_.prepare(16 * 1024),
@@ -148,17 +150,32 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
+  // The header and body phases are timed by read_deadline_, not by the stream's own expiry
+  // (which closes the socket), so that a late client still gets its 408.
+  void StartReadDeadline(std::chrono::seconds limit) {
+    stream_.expires_never();
+    timed_out_ = false;
+    read_deadline_.expires_after(limit);
+    read_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // cancelled: the read finished in time
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+
   void ReadHeader() {
     parser_.emplace();
     parser_->body_limit(shared_.options.max_body_bytes);
     parser_->header_limit(shared_.options.max_header_bytes);
-    stream_.expires_after(shared_.options.header_timeout);
+    StartReadDeadline(shared_.options.header_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
+    read_deadline_.cancel();
     if (ec) return OnReadError(ec, "headers", shared_.options.header_timeout);
     const auto& req = parser_->get();
     // Clients such as curl wait for "100 Continue" before sending a large body.
@@ -176,9 +193,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    stream_.expires_after(shared_.options.body_timeout);
+    StartReadDeadline(shared_.options.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->read_deadline_.cancel();
                        if (ec)
                          return self->OnReadError(ec, "body", self->shared_.options.body_timeout);
                        self->OnRead();
@@ -186,7 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnReadError(beast::error_code ec, const char* part, std::chrono::seconds limit) {
-    if (ec == beast::error::timeout) {
+    if (timed_out_) {
       ++shared_.counters.timeouts;
       keep_alive_ = false;
       return Send(ErrorResponse(408, std::string("the request's ") + part +
@@ -250,6 +268,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  net::steady_timer read_deadline_;
+  bool timed_out_ = false;  // read_deadline_ fired and cancelled the read
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Shared& shared_;
@@ -318,6 +338,9 @@ struct HttpServer::Impl {
 
   Shared shared;
   net::io_context ioc;
+  // Keeps the I/O threads running while no operation is pending (a drain with the acceptor
+  // closed and every request at the engine), until Stop.
+  net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
   tcp::acceptor acceptor{net::make_strand(ioc)};
   std::vector<std::thread> threads;
   uint16_t port = 0;
@@ -388,17 +411,24 @@ void HttpServer::StopAccepting() {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });
-  std::lock_guard lock(impl_->shared.sessions_mu);
-  for (const std::weak_ptr<Session>& weak : impl_->shared.sessions) {
-    if (auto session = weak.lock()) session->CloseIfIdle();
-  }
 }
 
 bool HttpServer::WaitUntilDrained(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const HttpCounters& counters = impl_->shared.counters;
+  auto last_sweep = std::chrono::steady_clock::time_point();
   while (counters.requests_in_flight.load() > 0 || counters.connections_open.load() > 0) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    // Once nothing is in flight, idle connections have nothing left to wait for.
+    if (counters.requests_in_flight.load() == 0 &&
+        now - last_sweep > std::chrono::milliseconds(100)) {
+      last_sweep = now;
+      std::lock_guard lock(impl_->shared.sessions_mu);
+      for (const std::weak_ptr<Session>& weak : impl_->shared.sessions) {
+        if (auto session = weak.lock()) session->CloseIfIdle();
+      }
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return true;
@@ -406,6 +436,7 @@ bool HttpServer::WaitUntilDrained(std::chrono::milliseconds timeout) {
 
 void HttpServer::Stop() {
   if (!impl_) return;
+  impl_->work.reset();
   impl_->ioc.stop();
   for (std::thread& t : impl_->threads) {
     if (t.joinable()) t.join();

@@ -95,12 +95,12 @@ class HttpServer {
   // The bound port (the real one when options.port was 0).
   uint16_t port() const;
 
-  // Stops accepting connections and ends keep-alive: every open connection closes after the
-  // response to the request it is reading or serving now, and idle ones close at once.
+  // Starts the drain: no new connections, and keep-alive ends: an open connection closes after
+  // its next response (requests on it are still read and answered).
   void StopAccepting();
   // After StopAccepting: waits until every request handed to the handler has been answered and
-  // its response written, and every connection has closed, or `timeout` passes (then returns
-  // false). Runs on the control thread.
+  // its response written, and every connection has closed (idle ones are closed once nothing is
+  // in flight), or `timeout` passes (then returns false). Runs on the control thread.
   bool WaitUntilDrained(std::chrono::milliseconds timeout);
   // Stops the I/O threads and joins them.
   void Stop();

@@ -51,8 +51,7 @@ std::string MetricsPage::Render() {
   PrometheusText out;
   using Entry = EngineMetrics::Entry;
   // One family: its samples for every entry `select` accepts, valued by `value`.
-  auto family = [&](const char* name, const char* type, const char* help, auto select,
-                    auto value) {
+  auto family = [&](const char* name, const char* type, const char* help, auto select, auto value) {
     out.Family(name, type, help);
     for (const Entry& e : m.entries) {
       if (select(e)) out.Sample(name, LabelsOf(e), value(e));
@@ -78,8 +77,8 @@ std::string MetricsPage::Render() {
       out.Sample("tandem_request_failure_total", labels, static_cast<double>(count));
     }
   }
-  family("tandem_requests_in_flight", "gauge", "Requests admitted and not yet answered.",
-         endpoint, [](const Entry& e) { return static_cast<double>(e.stats.in_flight); });
+  family("tandem_requests_in_flight", "gauge", "Requests admitted and not yet answered.", endpoint,
+         [](const Entry& e) { return static_cast<double>(e.stats.in_flight); });
   family("tandem_inference_count_total", "counter",
          "Batch items computed (requests' batch rows, including pipeline steps' jobs).", executes,
          [](const Entry& e) { return static_cast<double>(e.stats.inference_count); });
@@ -96,8 +95,8 @@ std::string MetricsPage::Render() {
   };
   histogram("tandem_queue_duration_seconds", "Time a job waited in the queue.", executes,
             [](const Entry& e) -> const HistogramSnapshot& { return e.stats.queue_seconds; });
-  histogram("tandem_compute_duration_seconds",
-            "Time a job's batch took to merge, run and split.", executes,
+  histogram("tandem_compute_duration_seconds", "Time a job's batch took to merge, run and split.",
+            executes,
             [](const Entry& e) -> const HistogramSnapshot& { return e.stats.compute_seconds; });
   histogram("tandem_request_duration_seconds",
             "Time from admission to answer (pipeline steps: from submission to result).", all,

@@ -18,6 +18,7 @@ apt_packages=(
   libboost-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libturbojpeg0-dev libspng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   curl wrk
 )
 

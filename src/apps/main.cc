@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "apps/logging.h"
 #include "config/repository.h"
 #include "engine/engine.h"
 #include "pipeline/pipeline_validation.h"
@@ -37,6 +38,8 @@ struct ServeFlags {
   // SageMaker sends SIGKILL 30 s after SIGTERM: the default drain ends before that.
   int drain_timeout_s = 25;
   bool strict = false;
+  std::string log_format = "text";
+  std::string log_level = "info";
   std::string default_model;
   std::vector<std::string> devices;
   int sim_gpus = 0;
@@ -70,6 +73,10 @@ int Check(const std::string& repository) {
 }
 
 int Serve(ServeFlags flags) {
+  if (Status logging = SetUpLogging(flags.log_format, flags.log_level); !logging.ok()) {
+    spdlog::error("{}", logging.message());
+    return 2;
+  }
   // With no repository flag, behave as a SageMaker container: /opt/ml/model on
   // SAGEMAKER_BIND_TO_PORT or 8080.
   if (flags.repository.empty()) flags.repository = kSageMakerRepository;
@@ -248,6 +255,14 @@ int main(int argc, char** argv) {
       ->add_option("--drain-timeout", flags.drain_timeout_s,
                    "seconds to finish requests in flight after SIGTERM or SIGINT")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--log-format", flags.log_format, "text, or json for one object a line")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  serve
+      ->add_option("--log-level", flags.log_level,
+                   "trace, debug (logs every request with its id), info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
   serve->add_flag("--strict", flags.strict,
                   "refuse to start when any model or pipeline has a problem or fails to load");

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <set>
 
@@ -21,6 +22,16 @@ const TensorConfig* ModelConfig::FindOutput(std::string_view name) const {
     if (t.name == name) return &t;
   }
   return nullptr;
+}
+
+bool IsValidModelName(std::string_view name) {
+  if (name.empty() || name.size() > 128 || name.front() == '.') return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
 }
 
 const std::vector<std::string>& KnownBackends() {

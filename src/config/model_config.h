@@ -49,6 +49,11 @@ struct ModelConfig {
 
 // The backends a model.yaml may name, and the file each expects in a version folder
 // (empty when the backend needs no file).
+// Model and pipeline names (their folder names, and the {m} of URLs): 1 to 128 of letters,
+// digits, '_', '-' and '.', not starting with '.'. Nothing else is ever looked up, so a request
+// cannot name a path.
+bool IsValidModelName(std::string_view name);
+
 const std::vector<std::string>& KnownBackends();
 std::string BackendArtifact(std::string_view backend);
 

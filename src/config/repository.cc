@@ -62,6 +62,13 @@ void ScanFolder(const fs::path& dir, RepositoryScan& scan) {
     scan.problems.Add(dir.string(), "", "holds both model.yaml and pipeline.yaml; keep one");
     return;
   }
+  if (!IsValidModelName(name)) {
+    scan.problems.Add(dir.string(), "",
+                      "'" + name +
+                          "' is not a valid model name: use 1 to 128 letters, digits, "
+                          "'_', '-' and '.', not starting with '.'");
+    return;
+  }
   const size_t before = scan.problems.size();
   if (fs::exists(pipeline_file)) {
     PipelineSource source{

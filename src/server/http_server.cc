@@ -12,9 +12,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdio>
 #include <list>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "server/json_util.h"
@@ -56,9 +58,27 @@ std::vector<std::pair<int, uint64_t>> HttpCounters::ResponsesByCode() const {
   return out;
 }
 
+bool IsUsableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 namespace {
 
 class Session;
+
+// 16 hex digits: a per-process random prefix and a counter, unique within this server's life.
+std::string NewRequestId() {
+  static const uint64_t prefix = std::random_device{}() & 0xffffffffull;
+  static std::atomic<uint32_t> counter{0};
+  char id[17];
+  std::snprintf(id, sizeof id, "%08llx%08x", static_cast<unsigned long long>(prefix),
+                counter.fetch_add(1));
+  return id;
+}
 
 // What every connection shares: options, handler, counters, and the drain state.
 struct Shared {
@@ -115,6 +135,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void Send(HttpResponse response, bool answers_exchange = false) {
     if (shared_.draining) keep_alive_ = false;
     ++shared_.counters.responses[response.status < 600 ? response.status : 0];
+    if (answers_exchange) {
+      const bool has_id = std::any_of(response.headers.begin(), response.headers.end(),
+                                      [](const auto& h) { return h.first == "X-Request-Id"; });
+      if (!has_id) response.headers.emplace_back("X-Request-Id", current_.id);
+      spdlog::debug("request {}: {} {} -> {} in {:.3f} ms", current_.id, current_.method,
+                    current_.target, response.status,
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                              current_.started)
+                        .count());
+    }
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version_);
     res->set(http::field::server, "tandem");
@@ -275,6 +305,10 @@ class Session : public std::enable_shared_from_this<Session> {
   Shared& shared_;
   bool keep_alive_ = true;
   bool idle_ = false;  // waiting for the first byte of a request
+  struct {
+    std::string id, method, target;
+    std::chrono::steady_clock::time_point started;
+  } current_;  // the request being served, for its response and log line
   unsigned version_ = 11;
 };
 
@@ -325,6 +359,9 @@ void Session::OnRead() {
   for (const auto& field : req) {
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
+  const std::string_view client_id = request.Header("X-Request-Id");
+  request.id = IsUsableRequestId(client_id) ? std::string(client_id) : NewRequestId();
+  current_ = {request.id, request.method, request.target, std::chrono::steady_clock::now()};
   request.body = std::make_shared<const std::string>(std::move(req.body()));
   ++shared_.counters.requests_in_flight;
   shared_.handler(std::make_shared<Exchange>(shared_from_this(), std::move(request)));

@@ -22,6 +22,10 @@ namespace tandem {
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query, as sent
+  // The request id: the client's X-Request-Id when it is usable (1 to 128 printable ASCII
+  // characters), else one the server made. Echoed in the response's X-Request-Id and named in
+  // every log line about the request.
+  std::string id;
   std::vector<std::pair<std::string, std::string>> headers;
   // Shared so that tensors can be zero-copy views of the body and outlive the exchange.
   std::shared_ptr<const std::string> body;
@@ -30,6 +34,10 @@ struct HttpRequest {
   const std::string* FindHeader(std::string_view name) const;
   std::string_view Header(std::string_view name) const;
 };
+
+// A request id that may travel in a header and a log line: 1 to 128 printable ASCII
+// characters, no spaces.
+bool IsUsableRequestId(std::string_view id);
 
 struct HttpResponse {
   int status = 200;

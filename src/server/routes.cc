@@ -120,6 +120,24 @@ HttpResponse EncodeNpyResponse(const InferResponse& response) {
   return r;
 }
 
+// A model name and version from a URL or header, checked before any lookup: a name as the
+// repository allows it (config/model_config.h), a version of digits.
+Status CheckModelAndVersion(const std::string& model, const std::string& version) {
+  auto shown = [](const std::string& s) { return s.size() > 64 ? s.substr(0, 64) + "..." : s; };
+  if (!IsValidModelName(model)) {
+    return InvalidArgument("'" + shown(model) +
+                           "' is not a valid model name (1 to 128 letters, digits, '_', '-' "
+                           "and '.', not starting with '.')");
+  }
+  const bool digits =
+      !version.empty() && version.size() <= 18 &&
+      std::all_of(version.begin(), version.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!version.empty() && !digits) {
+    return InvalidArgument("'" + shown(version) + "' is not a version number");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 HttpResponse StatusResponse(const Status& status) {
@@ -209,6 +227,9 @@ void Routes::ModelRoute(std::shared_ptr<HttpExchange> exchange,
                                   action != "infer" && action != "stats")) {
     return exchange->Reply(NoRoute(request));
   }
+  if (Status names = CheckModelAndVersion(model, version); !names.ok()) {
+    return exchange->Reply(StatusResponse(names));
+  }
   const char* allowed = action == "infer" ? "POST" : "GET";
   if (request.method != allowed) return exchange->Reply(MethodNotAllowed(request, allowed));
   if (action == "infer") return V2Infer(std::move(exchange), model, version);
@@ -264,6 +285,9 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
                    "--default-model"));
     }
     model = names[0];
+  }
+  if (Status name = CheckModelAndVersion(model, ""); !name.ok()) {
+    return exchange->Reply(StatusResponse(name));
   }
 
   const std::string accept = MediaType(request.Header("Accept"));
@@ -325,27 +349,33 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
 
 void Routes::RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest request,
                       OutputEncoding encoding, ResponseFormat format) {
-  engine_.Infer(std::move(request), [exchange, encoding = std::move(encoding),
-                                     format](StatusOr<InferResponse> result) mutable {
+  // The request id is the client's X-Request-Id, else the v2 body's "id", else the server's.
+  std::string request_id = exchange->request().id;
+  if (exchange->request().FindHeader("X-Request-Id") == nullptr && IsUsableRequestId(request.id)) {
+    request_id = request.id;
+  }
+  engine_.Infer(std::move(request), [exchange, encoding = std::move(encoding), format,
+                                     request_id](StatusOr<InferResponse> result) mutable {
     // Completion runs on an instance worker; encoding belongs on the connection's I/O thread.
-    exchange->Post(
-        [exchange, encoding = std::move(encoding), format, result = std::move(result)]() {
-          if (!result.ok()) {
-            if (result.status().code() == StatusCode::kInternal) {
-              spdlog::warn("{} {}: {}", exchange->request().method, exchange->request().target,
-                           result.status().message());
-            }
-            return exchange->Reply(StatusResponse(result.status()));
-          }
-          switch (format) {
-            case ResponseFormat::kNpy:
-              return exchange->Reply(EncodeNpyResponse(*result));
-            case ResponseFormat::kPng:
-              return exchange->Reply(EncodePngResponse(*result));
-            case ResponseFormat::kV2:
-              return exchange->Reply(EncodeV2(*result, encoding));
-          }
-        });
+    exchange->Post([exchange, encoding = std::move(encoding), format, request_id,
+                    result = std::move(result)]() {
+      HttpResponse response;
+      if (!result.ok()) {
+        if (result.status().code() == StatusCode::kInternal) {
+          spdlog::warn("request {}: {} {}: {}", request_id, exchange->request().method,
+                       exchange->request().target, result.status().message());
+        }
+        response = StatusResponse(result.status());
+      } else if (format == ResponseFormat::kNpy) {
+        response = EncodeNpyResponse(*result);
+      } else if (format == ResponseFormat::kPng) {
+        response = EncodePngResponse(*result);
+      } else {
+        response = EncodeV2(*result, encoding);
+      }
+      response.headers.emplace_back("X-Request-Id", request_id);
+      exchange->Reply(std::move(response));
+    });
   });
 }
 

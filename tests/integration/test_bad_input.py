@@ -188,6 +188,18 @@ def test_model_that_throws_gives_500_and_the_next_request_works(server):
     assert r.status == 200 and r.json()["outputs"][0]["data"] == [2.0, 3.0]
 
 
+def test_model_out_of_memory_is_a_503_and_the_instance_stays_usable(server):
+    r = server.post_json("/v2/models/greedy/infer",
+                         {"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32",
+                                      "data": [64.0]}]})
+    expect_error(r, 503, "model 'greedy': out of host memory")
+    assert r.headers["retry-after"] == "1"
+    r = server.post_json("/v2/models/greedy/infer",
+                         {"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32",
+                                      "data": [-1.0]}]})
+    assert r.status == 200 and r.json()["outputs"][0]["data"] == [0.0]
+
+
 def test_model_output_not_matching_its_config_is_a_500_that_names_it(server):
     r = server.post_json("/v2/models/wrong_dtype/infer",
                          {"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32",
@@ -201,3 +213,23 @@ def test_malformed_http_is_a_400(server):
         s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
         reply = s.recv(4096)
     assert reply.startswith(b"HTTP/1.1 400"), reply
+
+
+@pytest.mark.parametrize("path", [
+    "/v2/models/..%2F..%2Fetc%2Fpasswd/config",
+    "/v2/models/.hidden/ready",
+    "/v2/models/a%00b/infer",
+    "/v2/models/classifier/versions/..%2F1/config",
+    "/v2/models/classifier/versions/-1/ready",
+])
+def test_model_names_and_versions_that_could_name_a_path_are_refused(server, path):
+    method = "POST" if path.endswith("/infer") else "GET"
+    r = server.request(method, path, body=b"{}" if method == "POST" else None)
+    expect_error(r, 400, "is not a valid model name" if "versions" not in path
+                 else "is not a version number")
+
+
+def test_target_model_header_is_checked_like_a_url(server):
+    r = server.post_json("/invocations", {"inputs": []},
+                         headers={"X-Amzn-SageMaker-Target-Model": "../classifier"})
+    expect_error(r, 400, "'../classifier' is not a valid model name")

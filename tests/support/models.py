@@ -49,6 +49,16 @@ class Faulty(nn.Module):
         return x + 1
 
 
+class Greedy(nn.Module):
+    """Asks for x[0, 0] TiB when it is positive: more memory than any machine has."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tebibytes = int(x[0, 0].item())
+        if tebibytes > 0:
+            return torch.empty([tebibytes * (1 << 38)], dtype=torch.float32)[:1].view(1, 1)
+        return x + 1
+
+
 class AddConstant(nn.Module):
     def __init__(self, constant: float) -> None:
         super().__init__()
@@ -103,6 +113,9 @@ def export_test_repository(root: pathlib.Path) -> pathlib.Path:
                     "[{name: y, datatype: FP32, shape: [1]}]", 1)
     _save(AddConstant(1.0), root / "versioned", versioned, version=1)
     _save(AddConstant(2.0), root / "versioned", versioned, version=2)
+    _save(Greedy(), root / "greedy",
+          _io("[{name: x, datatype: FP32, shape: [1]}]",
+              "[{name: y, datatype: FP32, shape: [1]}]", 1))
     _save(WrongDtype(), root / "wrong_dtype",
           _io("[{name: x, datatype: FP32, shape: [1]}]",
               "[{name: y, datatype: FP32, shape: [1]}]", 1))

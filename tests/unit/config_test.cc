@@ -242,3 +242,19 @@ parameters: {latency_us: -5, scale: big, speed: 3}
 
 }  // namespace
 }  // namespace tandem
+
+namespace tandem {
+namespace {
+
+TEST(ModelNameTest, OnlyPlainNamesAreValid) {
+  for (const char* ok : {"classifier", "remove_background", "model.tar.gz", "a-1", "X"}) {
+    EXPECT_TRUE(IsValidModelName(ok)) << ok;
+  }
+  for (const char* bad : {"", ".hidden", "..", "../etc", "a/b", "a b", "a\\b", "a%2Fb"}) {
+    EXPECT_FALSE(IsValidModelName(bad)) << bad;
+  }
+  EXPECT_FALSE(IsValidModelName(std::string(129, 'a')));
+}
+
+}  // namespace
+}  // namespace tandem

@@ -28,7 +28,13 @@ std::string UsefulMessage(const std::string& what) {
   return lines.front();
 }
 
-// Runs `fn`, turning LibTorch exceptions into statuses: out-of-memory becomes
+// A failed host allocation: LibTorch's CPU allocator raises a plain error, not OutOfMemoryError.
+bool IsHostOutOfMemory(const std::string& what) {
+  return what.find("DefaultCPUAllocator: can't allocate memory") != std::string::npos ||
+         what.find("DefaultCPUAllocator: not enough memory") != std::string::npos;
+}
+
+// Runs `fn`, turning LibTorch exceptions into statuses: out-of-memory (device or host) becomes
 // RESOURCE_EXHAUSTED, anything else INTERNAL with the model's own message.
 template <typename Fn>
 auto CatchTorch(const std::string& what, Fn&& fn) -> decltype(fn()) {
@@ -38,6 +44,10 @@ auto CatchTorch(const std::string& what, Fn&& fn) -> decltype(fn()) {
     return Status(StatusCode::kResourceExhausted,
                   what + ": out of memory: " + UsefulMessage(e.what()));
   } catch (const std::exception& e) {
+    if (IsHostOutOfMemory(e.what())) {
+      return Status(StatusCode::kResourceExhausted,
+                    what + ": out of host memory: " + UsefulMessage(e.what()));
+    }
     return Internal(what + ": " + UsefulMessage(e.what()));
   }
 }

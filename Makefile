@@ -1,15 +1,19 @@
 # The README's two commands: `make run` and `make test`. Each installs what is missing first.
 BUILD ?= build
 PYTHON := .venv/bin/python
+SHELL := /bin/bash
 
-.PHONY: setup build example run test unit-test py-test format format-check bench-scaling bench-placement clean
+.PHONY: setup build example run test unit-test py-test sanitize-test tsan-test fuzz-test format \
+	format-check bench-scaling bench-placement clean
 
 setup:
 	@scripts/setup.sh >/dev/null
 
+TORCH_PREFIX = $$($(PYTHON) -c 'import torch; print(torch.utils.cmake_prefix_path)')
+CONFIGURE = cmake -S . -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$(TORCH_PREFIX)"
+
 build: setup
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_PREFIX_PATH="$$($(PYTHON) -c 'import torch; print(torch.utils.cmake_prefix_path)')" >/dev/null
+	@$(CONFIGURE) -B $(BUILD) >/dev/null
 	@cmake --build $(BUILD)
 
 example: build
@@ -26,7 +30,48 @@ unit-test: build
 py-test: build
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) -m pytest -q tests/integration tests/e2e tests/gpu
 
-test: format-check unit-test py-test
+# ASan + UBSan: the unit and integration tests against an instrumented build.
+# LibTorch's own allocations live as long as the process, so leak checking is off.
+UBSAN_ENV = UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(abspath tests/ubsan.supp)
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(UBSAN_ENV)
+sanitize-test: setup
+	@$(CONFIGURE) -B build-asan -DTANDEM_SANITIZE=address,undefined >/dev/null
+	@cmake --build build-asan
+	cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure
+	$(SANITIZER_ENV) TANDEM_BIN=$(abspath build-asan)/tandem $(PYTHON) -m pytest -q tests/integration
+
+# TSan: the scheduler and pipeline unit tests, and the integration tests where requests,
+# batches, pipeline runs and drains cross threads, against an instrumented server. One intra-op
+# thread keeps LibTorch's (uninstrumented) thread pool out of the picture.
+TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OMP_NUM_THREADS=1
+TSAN_UNIT = DynamicBatcher*:ModelQueue*:BatchTensors*:Pipeline*:BringTo*:Histogram*
+TSAN_PY = tests/integration/test_scheduling.py tests/integration/test_pipelines.py \
+	tests/integration/test_metrics.py tests/integration/test_lifecycle.py
+tsan-test: setup
+	@$(CONFIGURE) -B build-tsan -DTANDEM_SANITIZE=thread >/dev/null
+	@cmake --build build-tsan
+	$(TSAN_ENV) build-tsan/tests/unit_tests --gtest_filter='$(TSAN_UNIT)'
+	$(TSAN_ENV) TANDEM_BIN=$(abspath build-tsan)/tandem $(PYTHON) -m pytest -q $(TSAN_PY)
+
+# libFuzzer on the decoders of client input, FUZZ_SECONDS each, from the seed corpora in
+# tests/fuzz/corpus (copied, so the checked-in seeds stay as they are). A crash leaves its input
+# in build-fuzz/ and fails the run.
+FUZZ_SECONDS ?= 30
+FUZZERS = v2_request npy image
+fuzz-test: setup
+	@cmake -S . -B build-fuzz -G Ninja -DTANDEM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+	@cmake --build build-fuzz
+	@for f in $(FUZZERS); do \
+	  rm -rf build-fuzz/corpus-$$f && cp -r tests/fuzz/corpus/$$f build-fuzz/corpus-$$f && \
+	  echo "fuzzing $$f for $(FUZZ_SECONDS) s" && \
+	  $(UBSAN_ENV) build-fuzz/tests/fuzz/$${f}_fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -artifact_prefix=build-fuzz/$$f- -print_final_stats=1 build-fuzz/corpus-$$f 2>&1 | \
+	    grep -E "^(stat::number_of_executed_units|stat::peak_rss|==|SUMMARY|Done)" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+test: format-check unit-test py-test sanitize-test tsan-test fuzz-test
 
 # Simulated-GPU scaling (about 3 minutes); writes bench/results/ and docs/performance.md.
 bench-scaling: build

@@ -122,7 +122,7 @@ StatusOr<Tensor> DecodeNpy(std::shared_ptr<const std::string> body) {
     return Tensor::View(dtype, std::move(shape), data, size, body);
   }
   auto copy = std::make_shared<std::vector<uint64_t>>((size + 7) / 8);
-  std::memcpy(copy->data(), data, size);
+  if (size > 0) std::memcpy(copy->data(), data, size);
   return Tensor::View(dtype, std::move(shape), copy->data(), size, copy);
 }
 

@@ -3,7 +3,8 @@ BUILD ?= build
 PYTHON := .venv/bin/python
 SHELL := /bin/bash
 
-.PHONY: setup build example run test unit-test py-test sanitize-test tsan-test fuzz-test format \
+.PHONY: setup build example run test unit-test py-test soak-test sanitize-test tsan-test fuzz-test \
+	format \
 	format-check bench-scaling bench-placement clean
 
 setup:
@@ -71,7 +72,11 @@ fuzz-test: setup
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-test: format-check unit-test py-test sanitize-test tsan-test fuzz-test
+# Sustained overload with bad clients (60 s); prints the RSS curve, writes build/soak.json.
+soak-test: build
+	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) -m pytest -q -s tests/soak
+
+test: format-check unit-test py-test soak-test sanitize-test tsan-test fuzz-test
 
 # Simulated-GPU scaling (about 3 minutes); writes bench/results/ and docs/performance.md.
 bench-scaling: build

@@ -44,8 +44,8 @@ class JsonMessage final : public spdlog::custom_flag_formatter {
 Status SetUpLogging(const std::string& format, const std::string& level) {
   const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") {
-    return InvalidArgument("--log-level must be trace, debug, info, warn or error, not '" +
-                           level + "'");
+    return InvalidArgument("--log-level must be trace, debug, info, warn or error, not '" + level +
+                           "'");
   }
   spdlog::set_level(parsed);
   if (format == "text") return Status::Ok();

@@ -178,8 +178,20 @@ void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
     });
   }
   if (is({"v2", "repository", "index"})) {
-    return route("POST",
-                 [&] { exchange->Reply(JsonResponse(200, RepositoryIndexJson(engine_.Index()))); });
+    return route("POST", [&] {
+      // The body is optional; when present it must be a JSON object (v2: {"ready": bool}).
+      if (!request.body->empty()) {
+        rapidjson::Document doc;
+        if (Status parsed = ParseJson(*request.body, doc); !parsed.ok()) {
+          return exchange->Reply(StatusResponse(parsed));
+        }
+        if (!doc.IsObject()) {
+          return exchange->Reply(
+              ErrorResponse(400, "the index request body must be a JSON object"));
+        }
+      }
+      exchange->Reply(JsonResponse(200, RepositoryIndexJson(engine_.Index())));
+    });
   }
   if (is({"v2", "models", "stats"})) return route("GET", [&] { Stats(*exchange, "", ""); });
   if (parts.size() >= 3 && parts[0] == "v2" && parts[1] == "models") {

@@ -25,8 +25,8 @@ tandem::ModelConfig FuzzConfig() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   const unsigned selector = data[0] | (data[1] << 8);
-  auto body = std::make_shared<const std::string>(reinterpret_cast<const char*>(data) + 2,
-                                                  size - 2);
+  auto body =
+      std::make_shared<const std::string>(reinterpret_cast<const char*>(data) + 2, size - 2);
   std::optional<size_t> json_length;
   if (selector != 0xffff) json_length = selector;
   static const tandem::ModelConfig config = FuzzConfig();

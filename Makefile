@@ -2,9 +2,11 @@
 BUILD ?= build
 PYTHON := .venv/bin/python
 SHELL := /bin/bash
+# ccache hits across clones: paths relative to the clone, and no working directory in the hash.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: setup build example run test unit-test py-test soak-test sanitize-test tsan-test fuzz-test \
-	format \
 	format-check bench-scaling bench-placement clean
 
 setup:

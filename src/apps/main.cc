@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "apps/logging.h"
+#include "backend/backend.h"
 #include "config/repository.h"
 #include "engine/engine.h"
 #include "pipeline/pipeline_validation.h"
@@ -51,9 +52,27 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
+// Loads every version of every model whose backend reads a file, on the CPU, so that a model
+// file that cannot load is found here and not at serving time. Adds what fails to `scan`.
+void CheckModelFilesLoad(RepositoryScan& scan) {
+  auto cpu_only = DeviceSet::Create(/*cuda_count=*/0, {});
+  if (!cpu_only.ok()) return;
+  for (const ModelSource& m : scan.models) {
+    if (BackendArtifact(m.config.backend).empty()) continue;
+    auto backend = CreateBackend(m.config.backend, *cpu_only);
+    if (!backend.ok()) continue;
+    for (int64_t v : m.versions) {
+      const std::filesystem::path dir = m.dir / std::to_string(v);
+      auto instance = (*backend)->CreateInstance(m.config, dir, Device::Cpu());
+      if (!instance.ok()) scan.problems.Add(dir.string(), "", instance.status().message());
+    }
+  }
+}
+
 int Check(const std::string& repository) {
   RepositoryScan scan = ScanRepository(repository);
   ValidatePipelines(scan);
+  CheckModelFilesLoad(scan);
   for (const ConfigProblem& p : scan.problems.all()) std::cout << p.ToString() << "\n";
   if (!scan.problems.empty()) {
     std::cout << scan.problems.size() << " problem(s) found in " << repository << "\n";

@@ -1,5 +1,6 @@
 """`tandem check` and `tandem version`."""
 
+import shutil
 import subprocess
 
 from support.server import tandem_binary
@@ -77,3 +78,12 @@ def test_check_validates_pipelines_against_their_models(repository, tmp_path):
     assert (f"{repo}/chain/pipeline.yaml: steps[second].inputs.z: model 'versioned' has no "
             "input 'z'") in r.stdout
 
+
+
+def test_check_loads_every_model_file(repository, tmp_path):
+    shutil.copytree(repository / "versioned", tmp_path / "versioned")
+    (tmp_path / "versioned" / "2" / "model.pt").write_bytes(b"not a TorchScript archive")
+    r = run("check", str(tmp_path))
+    assert r.returncode == 1
+    assert f"{tmp_path}/versioned/2: loading {tmp_path}/versioned/2/model.pt:" in r.stdout
+    assert r.stdout.splitlines()[-1] == f"1 problem(s) found in {tmp_path}"

@@ -34,9 +34,10 @@ py-test: build
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) -m pytest -q tests/integration tests/e2e tests/gpu
 
 # ASan + UBSan: the unit and integration tests against an instrumented build.
-# LibTorch's own allocations live as long as the process, so leak checking is off.
+# LibTorch's own allocations live as long as the process, so leak checking is off; a failed
+# allocation returns null (as malloc does) so that the out-of-memory test sees LibTorch's error.
 UBSAN_ENV = UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(abspath tests/ubsan.supp)
-SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(UBSAN_ENV)
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 $(UBSAN_ENV)
 sanitize-test: setup
 	@$(CONFIGURE) -B build-asan -DTANDEM_SANITIZE=address,undefined >/dev/null
 	@cmake --build build-asan

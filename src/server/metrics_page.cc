@@ -119,22 +119,20 @@ std::string MetricsPage::Render() {
       out.Sample("tandem_device_busy_ratio", {{"device", d.device.ToString()}}, BusyRatio(d, now));
     }
   }
-  out.Family("tandem_device_memory_allocated_bytes", "gauge",
-             "Device memory in tensors (CUDA devices only).");
-  for (const auto& d : m.devices) {
-    if (d.memory) {
-      out.Sample("tandem_device_memory_allocated_bytes", {{"device", d.device.ToString()}},
-                 static_cast<double>(d.memory->allocated_bytes));
+  auto memory = [&](const char* name, const char* help, uint64_t DeviceSet::Memory::*field) {
+    out.Family(name, "gauge", help);
+    for (const auto& d : m.devices) {
+      if (d.memory) {
+        out.Sample(name, {{"device", d.device.ToString()}},
+                   static_cast<double>((*d.memory).*field));
+      }
     }
-  }
-  out.Family("tandem_device_memory_reserved_bytes", "gauge",
-             "Device memory held by the caching allocator (CUDA devices only).");
-  for (const auto& d : m.devices) {
-    if (d.memory) {
-      out.Sample("tandem_device_memory_reserved_bytes", {{"device", d.device.ToString()}},
-                 static_cast<double>(d.memory->reserved_bytes));
-    }
-  }
+  };
+  memory("tandem_device_memory_allocated_bytes", "Device memory in tensors (CUDA devices only).",
+         &DeviceSet::Memory::allocated_bytes);
+  memory("tandem_device_memory_reserved_bytes",
+         "Device memory held by the caching allocator (CUDA devices only).",
+         &DeviceSet::Memory::reserved_bytes);
 
   auto gauge = [&](const char* name, const char* type, const char* help, double value) {
     out.Family(name, type, help);

@@ -185,9 +185,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void StartReadDeadline(std::chrono::seconds limit) {
     stream_.expires_never();
     timed_out_ = false;
+    reading_ = true;
     read_deadline_.expires_after(limit);
     read_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec) return;  // cancelled: the read finished in time
+      // A wait that completed just as its read did is stale: the read is over, or the deadline
+      // was re-armed for the next phase.
+      if (!self->reading_ || self->read_deadline_.expiry() > net::steady_timer::clock_type::now()) {
+        return;
+      }
       self->timed_out_ = true;
       beast::error_code ignored;
       self->stream_.socket().cancel(ignored);
@@ -204,8 +210,14 @@ class Session : public std::enable_shared_from_this<Session> {
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
-  void OnHeader(beast::error_code ec) {
+  // A timed read finished (or failed): its deadline no longer applies.
+  void EndReadDeadline() {
+    reading_ = false;
     read_deadline_.cancel();
+  }
+
+  void OnHeader(beast::error_code ec) {
+    EndReadDeadline();
     if (ec) return OnReadError(ec, "headers", shared_.options.header_timeout);
     const auto& req = parser_->get();
     // Clients such as curl wait for "100 Continue" before sending a large body.
@@ -226,7 +238,7 @@ class Session : public std::enable_shared_from_this<Session> {
     StartReadDeadline(shared_.options.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->read_deadline_.cancel();
+                       self->EndReadDeadline();
                        if (ec)
                          return self->OnReadError(ec, "body", self->shared_.options.body_timeout);
                        self->OnRead();
@@ -299,6 +311,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   net::steady_timer read_deadline_;
+  bool reading_ = false;    // a read timed by read_deadline_ is pending
   bool timed_out_ = false;  // read_deadline_ fired and cancelled the read
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

@@ -7,7 +7,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
 .PHONY: setup build example run test unit-test py-test soak-test sanitize-test tsan-test fuzz-test \
-	format-check bench-scaling bench-placement clean
+	format-check bench-scaling bench-placement bench-pipeline clean
 
 setup:
 	@scripts/setup.sh >/dev/null
@@ -88,6 +88,10 @@ bench-scaling: build
 # Pipeline placement on 4 simulated GPUs (about 1 minute); same outputs.
 bench-placement: build
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/placement/run.py
+
+# remove_background on the CPU: Tandem against the in-process limit (about 3 minutes).
+bench-pipeline: example
+	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/pipeline/run.py
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

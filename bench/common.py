@@ -17,17 +17,19 @@ def to_ms(value: str) -> float:
 
 
 def run_wrk(url: str, script: str, concurrency: int, seconds: int) -> dict:
-    """Closed-loop load: `concurrency` keep-alive connections for `seconds`, 2 threads."""
+    """Closed-loop load: `concurrency` keep-alive connections for `seconds`, 2 threads (1 for
+    one connection)."""
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(concurrency), "-d", f"{seconds}s", "--timeout", "30s",
+        ["wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{seconds}s", "--timeout", "30s",
          "--latency", "-s", script, url],
         capture_output=True, text=True, check=True).stdout
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)\s*$", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)$", out, re.M)
     return {
         "throughput_rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50_ms": to_ms(percentiles["50"]),
+        "p90_ms": to_ms(percentiles["90"]),
         "p99_ms": to_ms(percentiles["99"]),
         "non_2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": socket_errors.group(1) if socket_errors else "",

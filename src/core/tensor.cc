@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace tandem {
@@ -50,6 +51,18 @@ StatusOr<Tensor> Tensor::Allocate(DataType dtype, Shape shape) {
   t.size_ = storage->size();
   t.owner_ = std::move(storage);
   return t;
+}
+
+StatusOr<Tensor> Tensor::AlignedView(DataType dtype, Shape shape, const char* data, size_t size,
+                                     std::shared_ptr<const void> owner) {
+  const size_t align = std::max<size_t>(1, DataTypeSize(dtype));
+  if (reinterpret_cast<uintptr_t>(data) % align == 0) {
+    return View(dtype, std::move(shape), data, size, std::move(owner));
+  }
+  auto copy = std::make_shared<std::vector<uint64_t>>((size + 7) / 8);
+  if (size > 0) std::memcpy(copy->data(), data, size);
+  const uint64_t* copied = copy->data();
+  return View(dtype, std::move(shape), copied, size, std::move(copy));
 }
 
 StatusOr<Tensor> Tensor::View(DataType dtype, Shape shape, const void* data, size_t size,

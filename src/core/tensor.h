@@ -35,6 +35,11 @@ class Tensor {
   static StatusOr<Tensor> View(DataType dtype, Shape shape, const void* data, size_t size,
                                std::shared_ptr<const void> owner, Device device = Device::Cpu());
 
+  // View() of host bytes when they are aligned for `dtype`, else of an aligned copy: LibTorch
+  // kernels may assume element alignment, and request bodies put tensors at any offset.
+  static StatusOr<Tensor> AlignedView(DataType dtype, Shape shape, const char* data, size_t size,
+                                      std::shared_ptr<const void> owner);
+
   // A host BYTES tensor holding `elements` in the v2 layout.
   static StatusOr<Tensor> FromStrings(Shape shape, const std::vector<std::string>& elements);
 

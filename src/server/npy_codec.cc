@@ -115,15 +115,8 @@ StatusOr<Tensor> DecodeNpy(std::shared_ptr<const std::string> body) {
   }
   ASSIGN_OR_RETURN(Shape shape, ParseShape(header));
   const size_t data_start = header_start + header_len;
-  const char* data = b.data() + data_start;
-  const size_t size = b.size() - data_start;
-  const size_t align = DataTypeSize(dtype);
-  if (reinterpret_cast<uintptr_t>(data) % align == 0) {
-    return Tensor::View(dtype, std::move(shape), data, size, body);
-  }
-  auto copy = std::make_shared<std::vector<uint64_t>>((size + 7) / 8);
-  if (size > 0) std::memcpy(copy->data(), data, size);
-  return Tensor::View(dtype, std::move(shape), copy->data(), size, copy);
+  return Tensor::AlignedView(dtype, std::move(shape), b.data() + data_start, b.size() - data_start,
+                             body);
 }
 
 StatusOr<std::string> EncodeNpy(const Tensor& tensor) {

@@ -153,18 +153,10 @@ StatusOr<Tensor> DecodeJsonData(const Value& data, DataType dtype, const Shape& 
   return t;
 }
 
-// A view over `size` bytes of the body at `offset`; copied only when misaligned for the dtype,
-// since LibTorch kernels may assume element alignment.
+// A view over `size` bytes of the body at `offset` (an aligned copy when misaligned).
 StatusOr<Tensor> BinaryTensor(const std::shared_ptr<const std::string>& body, size_t offset,
                               size_t size, DataType dtype, const Shape& shape) {
-  const char* data = body->data() + offset;
-  const size_t align = std::max<size_t>(1, DataTypeSize(dtype));
-  if (reinterpret_cast<uintptr_t>(data) % align == 0) {
-    return Tensor::View(dtype, shape, data, size, body);
-  }
-  auto copy = std::make_shared<std::vector<uint64_t>>((size + 7) / 8);
-  std::memcpy(copy->data(), data, size);
-  return Tensor::View(dtype, shape, copy->data(), size, copy);
+  return Tensor::AlignedView(dtype, shape, body->data() + offset, size, body);
 }
 
 StatusOr<Shape> ParseShape(const Value& input, const std::string& where) {

@@ -57,10 +57,12 @@ tsan-test: setup
 	$(TSAN_ENV) build-tsan/tests/unit_tests --gtest_filter='$(TSAN_UNIT)'
 	$(TSAN_ENV) TANDEM_BIN=$(abspath build-tsan)/tandem $(PYTHON) -m pytest -q $(TSAN_PY)
 
-# libFuzzer on the decoders of client input, FUZZ_SECONDS each, from the seed corpora in
-# tests/fuzz/corpus (copied, so the checked-in seeds stay as they are). A crash leaves its input
-# in build-fuzz/ and fails the run.
-FUZZ_SECONDS ?= 30
+# libFuzzer on the decoders of client input, from the seed corpora in tests/fuzz/corpus (copied,
+# so the checked-in seeds stay as they are). A fixed seed and run count make `make test`
+# deterministic; explore longer with e.g. `make fuzz-test FUZZ_RUNS=-1 FUZZ_SECONDS=600`.
+# A crash leaves its input in build-fuzz/ and fails the run.
+FUZZ_RUNS ?= 300000
+FUZZ_SECONDS ?= 120
 FUZZERS = v2_request npy image
 fuzz-test: setup
 	@cmake -S . -B build-fuzz -G Ninja -DTANDEM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -68,8 +70,9 @@ fuzz-test: setup
 	@cmake --build build-fuzz
 	@for f in $(FUZZERS); do \
 	  rm -rf build-fuzz/corpus-$$f && cp -r tests/fuzz/corpus/$$f build-fuzz/corpus-$$f && \
-	  echo "fuzzing $$f for $(FUZZ_SECONDS) s" && \
-	  $(UBSAN_ENV) build-fuzz/tests/fuzz/$${f}_fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  echo "fuzzing $$f: $(FUZZ_RUNS) runs, at most $(FUZZ_SECONDS) s" && \
+	  $(UBSAN_ENV) build-fuzz/tests/fuzz/$${f}_fuzzer -seed=1 -runs=$(FUZZ_RUNS) \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -artifact_prefix=build-fuzz/$$f- -print_final_stats=1 build-fuzz/corpus-$$f 2>&1 | \
 	    grep -E "^(stat::number_of_executed_units|stat::peak_rss|==|SUMMARY|Done)" ; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \

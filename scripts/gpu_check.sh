@@ -4,7 +4,7 @@
 # example classifier's HTTP throughput on one GPU instance against one CPU instance.
 #
 # Usage: scripts/gpu_check.sh CARRY_DIR OUT_DIR [--tests-only]
-#   CARRY_DIR holds tandem, unit_tests and lib/ (the non-LibTorch shared libraries they need).
+#   CARRY_DIR holds tandem, unit_tests, gpu_tests and lib/ (the non-LibTorch shared libraries they need).
 set -uo pipefail
 carry=$(cd "$1" && pwd)
 out=$2
@@ -22,6 +22,7 @@ export PYTHONUNBUFFERED=1
 } | tee "$out/machine.txt"
 
 "$carry/unit_tests" --gtest_brief=1 2>&1 | tail -3 | tee "$out/unit.log"
+"$carry/gpu_tests" 2>&1 | tail -12 | tee "$out/gpu_tests.log"
 TANDEM_BIN="$carry/tandem" $py -m pytest -q -p no:cacheprovider tests/gpu tests/integration \
   2>&1 | tee "$out/pytest.log" | tail -15
 

@@ -12,7 +12,7 @@ StatusOr<Tensor> ToHost(const Tensor& tensor) {
   if (tensor.device().kind() != Device::Kind::kCuda) return tensor;
   try {
     ASSIGN_OR_RETURN(at::Tensor view, ToTorch(tensor));
-    return FromTorch(view.to(at::kCPU));
+    return FromTorch(MoveTo(view, at::kCPU));
   } catch (const std::exception& e) {
     return Internal(std::string("copying a tensor off ") + tensor.device().ToString() + ": " +
                     e.what());
@@ -31,7 +31,7 @@ StatusOr<Tensor> BringTo(const Tensor& tensor, Device target, const DeviceSet& d
       try {
         ASSIGN_OR_RETURN(at::Tensor view, ToTorch(tensor));
         ASSIGN_OR_RETURN(c10::Device device, ToTorchDevice(target));
-        return FromTorch(view.to(device, /*non_blocking=*/true));
+        return FromTorch(MoveTo(view, device));
       } catch (const std::exception& e) {
         return Internal("copying a tensor from " + from.ToString() + " to " + target.ToString() +
                         ": " + e.what());
@@ -57,7 +57,7 @@ StatusOr<Tensor> ConcatOnDevice(const std::vector<const Tensor*>& parts) {
     }
     if (!device) return Internal("merging a batch on the device: no part is on a CUDA device");
     for (at::Tensor& view : views) {
-      if (!view.is_cuda()) view = view.to(*device, /*non_blocking=*/true);
+      view = MoveTo(view, *device);
     }
     return FromTorch(at::cat(views, 0));
   } catch (const std::exception& e) {

@@ -1,5 +1,7 @@
 #include "device/torch_tensors.h"
 
+#include <c10/cuda/CUDAStream.h>
+
 namespace tandem {
 
 StatusOr<at::ScalarType> ToTorchType(DataType dtype) {
@@ -80,6 +82,21 @@ StatusOr<c10::Device> ToTorchDevice(Device device) {
       break;
   }
   return InvalidArgument("LibTorch cannot run on " + device.ToString());
+}
+
+at::Tensor MoveTo(const at::Tensor& tensor, c10::Device device) {
+  if (tensor.device() == device) return tensor;
+  if (device.is_cuda() && tensor.is_cpu()) {
+    return tensor.pin_memory().to(device, /*non_blocking=*/true);
+  }
+  if (device.is_cpu() && tensor.is_cuda()) {
+    at::Tensor host =
+        at::empty(tensor.sizes(), tensor.options().device(at::kCPU).pinned_memory(true));
+    host.copy_(tensor, /*non_blocking=*/true);
+    c10::cuda::getCurrentCUDAStream(tensor.device().index()).synchronize();
+    return host;
+  }
+  return tensor.to(device, /*non_blocking=*/true);
 }
 
 StatusOr<at::Tensor> ToTorch(const Tensor& tensor) {

@@ -13,7 +13,8 @@ InstanceWorker::InstanceWorker(std::string name, std::unique_ptr<Instance> insta
       batched_(batched),
       queue_(queue),
       stats_(stats),
-      devices_(devices) {
+      devices_(devices),
+      stream_(device_) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -45,31 +46,37 @@ void InstanceWorker::RunBatch(std::vector<std::unique_ptr<InferJob>> jobs) {
     items += job->batch_size;
   }
 
-  // Bring every input to this device (an intermediate may come from another one), then merge:
-  // input k of the batch is input k of every job, one after another along dim 0.
-  for (auto& job : jobs) {
-    for (Tensor& input : job->inputs) {
-      auto received = BringTo(input, device_, devices_);
-      if (!received.ok()) return fail_all(received.status());
-      input = std::move(*received);
-    }
-  }
-  std::vector<Tensor> inputs;
-  const size_t input_count = jobs.front()->inputs.size();
-  for (size_t k = 0; k < input_count; ++k) {
-    std::vector<const Tensor*> parts;
-    for (const auto& job : jobs) parts.push_back(&job->inputs[k]);
-    auto merged = ConcatBatch(parts);
-    if (!merged.ok()) return fail_all(merged.status());
-    inputs.push_back(std::move(*merged));
-  }
-  const SteadyClock::time_point merged = SteadyClock::now();
-
+  // On this instance's stream: bring every input to this device (an intermediate may come from
+  // another one), merge (input k of the batch is input k of every job, one after another along
+  // dim 0) and execute; then wait for that stream only. The outputs are complete afterwards, so
+  // the next step may read them from any stream.
+  SteadyClock::time_point merged = start;
   DeviceActivity& activity = devices_.activity(device_);
-  activity.Begin();
-  StatusOr<std::vector<Tensor>> outputs = instance_->Execute(inputs);
-  activity.End();
+  bool executing = false;
+  StatusOr<std::vector<Tensor>> outputs = Internal("not run");
+  const Status run = stream_.Run([&]() -> Status {
+    for (auto& job : jobs) {
+      for (Tensor& input : job->inputs) {
+        ASSIGN_OR_RETURN(input, BringTo(input, device_, devices_));
+      }
+    }
+    std::vector<Tensor> inputs;
+    const size_t input_count = jobs.front()->inputs.size();
+    for (size_t k = 0; k < input_count; ++k) {
+      std::vector<const Tensor*> parts;
+      for (const auto& job : jobs) parts.push_back(&job->inputs[k]);
+      ASSIGN_OR_RETURN(Tensor batch, ConcatBatch(parts));
+      inputs.push_back(std::move(batch));
+    }
+    merged = SteadyClock::now();
+    activity.Begin();
+    executing = true;
+    outputs = instance_->Execute(inputs);
+    return Status::Ok();
+  });
+  if (executing) activity.End();
   const SteadyClock::time_point executed = SteadyClock::now();
+  if (!run.ok()) return fail_all(run);
   if (!outputs.ok()) return fail_all(outputs.status());
 
   // Split: each job gets its own rows of every output.

@@ -1,6 +1,7 @@
-// InstanceWorker: the one thread that owns a model instance. It pulls batches from its model's
-// queue, merges their inputs, runs them on the instance, splits the outputs back to each request
-// and fires their completions. A failed batch fails only its own requests.
+// InstanceWorker: the one thread that owns a model instance and its device stream. It pulls
+// batches from its model's queue, merges their inputs, runs them on the instance (all on the
+// stream, waiting for it alone), splits the outputs back to each request and fires their
+// completions. A failed batch fails only its own requests.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "device/device_set.h"
+#include "device/device_stream.h"
 #include "scheduler/model_queue.h"
 #include "scheduler/model_stats.h"
 
@@ -47,6 +49,7 @@ class InstanceWorker {
   ModelQueue& queue_;
   ModelStats& stats_;
   const DeviceSet& devices_;
+  DeviceStream stream_;  // used only by thread_
   std::atomic<uint64_t> inference_count_{0};
   std::atomic<uint64_t> execution_count_{0};
   std::thread thread_;  // started last, once the object is complete

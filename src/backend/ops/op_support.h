@@ -56,7 +56,7 @@ StatusOr<std::vector<Tensor>> WithTorch(const std::vector<Tensor>& inputs, Devic
     std::vector<at::Tensor> in;
     for (const Tensor& t : inputs) {
       ASSIGN_OR_RETURN(at::Tensor view, ToTorch(t));
-      in.push_back(view.to(where));
+      in.push_back(MoveTo(view, where));
     }
     std::vector<at::Tensor> out = fn(in);
     std::vector<Tensor> results;

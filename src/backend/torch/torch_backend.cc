@@ -70,7 +70,7 @@ class TorchScriptInstance final : public Instance {
       args.reserve(inputs.size());
       for (const Tensor& input : inputs) {
         ASSIGN_OR_RETURN(at::Tensor t, ToTorch(input));
-        args.emplace_back(t.to(torch_device_));
+        args.emplace_back(MoveTo(t, torch_device_));
       }
       c10::IValue result = module_.forward(std::move(args));
       ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs, SplitOutputs(result));

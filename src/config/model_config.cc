@@ -182,7 +182,7 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
   YamlFields fields(file, problems);
   fields.CheckKeys(root, "",
                    {"backend", "max_batch_size", "inputs", "outputs", "dynamic_batching",
-                    "instances", "warmup", "parameters"});
+                    "instances", "warmup", "cuda_graphs", "parameters"});
 
   config.backend = fields.RequiredString(root, "", "backend");
   const auto& backends = KnownBackends();
@@ -218,6 +218,25 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
       }
     } else {
       fields.Problem("parameters", "must be a map of names to values");
+    }
+  }
+
+  config.cuda_graphs = fields.OptionalBool(root, "", "cuda_graphs", false);
+  if (config.cuda_graphs) {
+    if (config.backend != "torchscript") {
+      fields.Problem("cuda_graphs", "only torchscript models run as CUDA graphs");
+    }
+    if (config.warmup_batch_sizes.empty()) {
+      fields.Problem("cuda_graphs",
+                     "graphs are captured at warm-up, one for each of warmup.batch_sizes, which "
+                     "names none");
+    }
+    for (size_t i = 0; i < config.inputs.size(); ++i) {
+      if (!config.inputs[i].shape.IsFixed()) {
+        fields.Problem("cuda_graphs", "a CUDA graph replays fixed shapes, but inputs[" +
+                                          std::to_string(i) + "] ('" + config.inputs[i].name +
+                                          "') has shape " + config.inputs[i].shape.ToString());
+      }
     }
   }
 

@@ -40,6 +40,9 @@ struct ModelConfig {
   std::optional<DynamicBatchingConfig> dynamic_batching;
   std::vector<InstanceGroupConfig> instances;  // never empty after parsing: default {auto, 1}
   std::vector<int64_t> warmup_batch_sizes;
+  // Instances on CUDA devices replay a captured CUDA graph per batch size instead of launching
+  // the model's kernels one by one. REQUIRES (validated): torchscript, no -1 in input shapes.
+  bool cuda_graphs = false;
   std::map<std::string, std::string> parameters;  // backend-specific scalars, as written
 
   bool batched() const { return max_batch_size > 0; }

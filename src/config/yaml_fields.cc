@@ -83,6 +83,19 @@ int64_t YamlFields::OptionalInt(const YAML::Node& map, const std::string& at,
   return *value;
 }
 
+bool YamlFields::OptionalBool(const YAML::Node& map, const std::string& at, const std::string& key,
+                              bool fallback) const {
+  const YAML::Node node = map[key];
+  if (!node) return fallback;
+  if (node.IsScalar()) {
+    const std::string& text = node.Scalar();
+    if (text == "true") return true;
+    if (text == "false") return false;
+  }
+  Problem(Join(at, key), "must be true or false");
+  return fallback;
+}
+
 std::vector<int64_t> YamlFields::OptionalIntList(const YAML::Node& map, const std::string& at,
                                                  const std::string& key, int64_t min,
                                                  int64_t max) const {

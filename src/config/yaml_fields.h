@@ -38,6 +38,8 @@ class YamlFields {
                              const std::string& key) const;
   int64_t OptionalInt(const YAML::Node& map, const std::string& at, const std::string& key,
                       int64_t fallback, int64_t min) const;
+  bool OptionalBool(const YAML::Node& map, const std::string& at, const std::string& key,
+                    bool fallback) const;
   std::vector<int64_t> OptionalIntList(const YAML::Node& map, const std::string& at,
                                        const std::string& key, int64_t min, int64_t max) const;
   // A non-empty list of {name, datatype, shape} with unique names.

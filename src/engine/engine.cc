@@ -5,6 +5,7 @@
 #include "backend/backend.h"
 #include "backend/ops/op.h"
 #include "config/request_validation.h"
+#include "device/device_stream.h"
 #include "device/device_tensors.h"
 #include "pipeline/pipeline_executor.h"
 #include "pipeline/pipeline_validation.h"
@@ -225,14 +226,16 @@ Status Engine::LoadVersion(const ModelConfig& config, Version& version) {
     }
   }
   // Warm-up runs before the instance takes traffic, so the first requests do not pay for
-  // lazy initialisation (kernel selection, allocator growth).
+  // lazy initialisation (kernel selection, allocator growth, CUDA graph capture). It runs on a
+  // stream of its own, like a worker: the default stream cannot be captured.
   for (auto& instance : instances) {
+    DeviceStream stream(instance->device());
     for (int64_t batch : config.warmup_batch_sizes) {
       ASSIGN_OR_RETURN(std::vector<Tensor> inputs, MakeWarmupInputs(config, batch));
-      auto outputs = instance->Execute(inputs);
-      if (!outputs.ok()) {
-        return outputs.status().WithContext("warm-up with batch size " + std::to_string(batch) +
-                                            " on " + instance->device().ToString());
+      const Status status = stream.Run([&] { return instance->Execute(inputs).status(); });
+      if (!status.ok()) {
+        return status.WithContext("warm-up with batch size " + std::to_string(batch) + " on " +
+                                  instance->device().ToString());
       }
     }
   }

@@ -134,3 +134,27 @@ def test_intermediates_cross_to_another_gpu(tmp_path):
         assert second["instances"][0]["device"] == "cuda:1"
     finally:
         assert s.stop() == 0
+
+
+def test_cuda_graphs_replay_warm_up_sizes_and_run_others_eagerly(tmp_path):
+    """cuda_graphs: true captures batch sizes 1 and 8 at warm-up; batches of those sizes replay
+    a graph (fresh data each time: the graph reads copies into its own buffers), batches of 3
+    run eagerly; every answer matches PyTorch on the CPU."""
+    repo = export(tmp_path, "gpu", count=1)
+    yaml = repo / "classifier" / "model.yaml"
+    yaml.write_text(yaml.read_text() + "cuda_graphs: true\n")
+    module = torch.jit.load(str(repo / "classifier" / "1" / "model.pt"))
+    s = start_server(repo, "--strict")
+    try:
+        rng = np.random.default_rng(1)
+        for batch in (1, 8, 3, 8, 1, 8):
+            image = rng.random((batch, 3, 16, 16), dtype=np.float32)
+            r = s.post_json("/v2/models/classifier/infer",
+                            {"inputs": [{"name": "image", "shape": list(image.shape),
+                                         "datatype": "FP32", "data": image.flatten().tolist()}]})
+            assert r.status == 200, r.body
+            got = np.array(r.json()["outputs"][0]["data"], np.float32).reshape(batch, 5)
+            expected = module(torch.from_numpy(image)).detach().numpy()
+            np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
+    finally:
+        assert s.stop() == 0

@@ -149,6 +149,46 @@ outputs: [{name: y, datatype: FP32, shape: [1]}]
   EXPECT_TRUE(Mentions(problems, "inputs[0].datatype: torchscript models take and return numeric"));
 }
 
+TEST(ModelConfigTest, CudaGraphsNeedFixedShapesAndWarmUpSizes) {
+  ConfigProblems problems;
+  ModelConfig c = Parse(R"(
+backend: torchscript
+max_batch_size: 8
+inputs: [{name: x, datatype: FP32, shape: [3, 4]}]
+outputs: [{name: y, datatype: FP32, shape: [2]}]
+warmup: {batch_sizes: [1, 8]}
+cuda_graphs: true
+)",
+                        problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_TRUE(c.cuda_graphs);
+  EXPECT_FALSE(Parse(kValid, problems).cuda_graphs);
+
+  auto bad = ProblemsOf(R"(
+backend: torchscript
+inputs: [{name: x, datatype: FP32, shape: [-1, 4]}]
+outputs: [{name: y, datatype: FP32, shape: [2]}]
+cuda_graphs: true
+)");
+  EXPECT_TRUE(Mentions(bad, "cuda_graphs: a CUDA graph replays fixed shapes, but inputs[0] ('x')"));
+  EXPECT_TRUE(Mentions(bad, "cuda_graphs: graphs are captured at warm-up"));
+  EXPECT_TRUE(Mentions(ProblemsOf(R"(
+backend: sim
+inputs: [{name: x, datatype: FP32, shape: [4]}]
+outputs: [{name: y, datatype: FP32, shape: [4]}]
+warmup: {batch_sizes: [1]}
+cuda_graphs: true
+)"),
+                       "cuda_graphs: only torchscript models"));
+  EXPECT_TRUE(Mentions(ProblemsOf(R"(
+backend: torchscript
+inputs: [{name: x, datatype: FP32, shape: [4]}]
+outputs: [{name: y, datatype: FP32, shape: [4]}]
+cuda_graphs: yes please
+)"),
+                       "cuda_graphs: must be true or false"));
+}
+
 TEST(ModelConfigTest, BadDeviceInAListIsNamed) {
   auto problems = ProblemsOf(R"(
 backend: torchscript

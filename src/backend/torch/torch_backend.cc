@@ -1,8 +1,12 @@
 #include "backend/torch/torch_backend.h"
 
+#include <ATen/cuda/CUDAGraph.h>
 #include <torch/script.h>
 
+#include <algorithm>
+#include <map>
 #include <optional>
+#include <set>
 
 #include "device/torch_tensors.h"
 
@@ -66,14 +70,18 @@ class TorchScriptInstance final : public Instance {
       std::optional<c10::DeviceGuard> device_guard;
       if (torch_device_.is_cuda()) device_guard.emplace(torch_device_);
 
-      std::vector<c10::IValue> args;
+      std::vector<at::Tensor> args;
       args.reserve(inputs.size());
       for (const Tensor& input : inputs) {
         ASSIGN_OR_RETURN(at::Tensor t, ToTorch(input));
-        args.emplace_back(MoveTo(t, torch_device_));
+        args.push_back(MoveTo(t, torch_device_));
       }
-      c10::IValue result = module_.forward(std::move(args));
-      ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs, SplitOutputs(result));
+      std::vector<at::Tensor> outputs;
+      if (UsesGraphs()) {
+        ASSIGN_OR_RETURN(outputs, RunGraph(args));
+      } else {
+        ASSIGN_OR_RETURN(outputs, SplitOutputs(module_.forward(AsIValues(args))));
+      }
 
       std::vector<Tensor> converted;
       converted.reserve(outputs.size());
@@ -90,6 +98,70 @@ class TorchScriptInstance final : public Instance {
   }
 
  private:
+  // A forward() captured as a CUDA graph, with the device buffers it reads and writes.
+  struct CapturedForward {
+    std::vector<at::Tensor> inputs;
+    std::vector<at::Tensor> outputs;
+    std::unique_ptr<at::cuda::CUDAGraph> graph;
+  };
+
+  static std::vector<c10::IValue> AsIValues(const std::vector<at::Tensor>& tensors) {
+    return std::vector<c10::IValue>(tensors.begin(), tensors.end());
+  }
+
+  bool UsesGraphs() const { return config_.cuda_graphs && torch_device_.is_cuda(); }
+
+  // Replays the graph captured for this batch size. Graphs are captured during warm-up, one
+  // for each of warmup.batch_sizes (the engine warms up on a stream of its own, never the
+  // default one, which cannot be captured); a batch of another size runs eagerly.
+  StatusOr<std::vector<at::Tensor>> RunGraph(const std::vector<at::Tensor>& args) {
+    const int64_t batch = config_.batched() && !args.empty() ? args.front().size(0) : 0;
+    auto it = graphs_.find(batch);
+    if (it == graphs_.end()) {
+      const auto& warmup = config_.warmup_batch_sizes;
+      const bool warming_up =
+          std::find(warmup.begin(), warmup.end(), config_.batched() ? batch : 1) != warmup.end();
+      if (!warming_up || captured_all_) return SplitOutputs(module_.forward(AsIValues(args)));
+      ASSIGN_OR_RETURN(CapturedForward captured, Capture(args));
+      it = graphs_.emplace(batch, std::move(captured)).first;
+      captured_all_ = graphs_.size() == std::set<int64_t>(warmup.begin(), warmup.end()).size();
+    }
+    CapturedForward& captured = it->second;
+    for (size_t i = 0; i < args.size(); ++i) {
+      captured.inputs[i].copy_(args[i], /*non_blocking=*/true);
+    }
+    captured.graph->replay();
+    // The next replay overwrites the graph's outputs; a request keeps its own copy.
+    std::vector<at::Tensor> outputs;
+    for (const at::Tensor& out : captured.outputs) outputs.push_back(out.clone());
+    return outputs;
+  }
+
+  StatusOr<CapturedForward> Capture(const std::vector<at::Tensor>& args) {
+    CapturedForward captured;
+    for (const at::Tensor& arg : args) captured.inputs.push_back(arg.clone());
+    // TorchScript profiles its first runs and then switches to an optimised plan: capture the
+    // plan it will keep running.
+    for (int i = 0; i < 3; ++i) module_.forward(AsIValues(captured.inputs));
+    captured.graph = std::make_unique<at::cuda::CUDAGraph>();
+    // Thread-local capture: other workers keep using the device meanwhile.
+    captured.graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+    c10::IValue result;
+    try {
+      result = module_.forward(AsIValues(captured.inputs));
+      captured.graph->capture_end();
+    } catch (const std::exception& e) {
+      try {
+        captured.graph->capture_end();  // leaves the stream out of capture mode
+      } catch (...) {
+      }
+      return Internal("capturing a CUDA graph failed (set cuda_graphs: false for this model): " +
+                      UsefulMessage(e.what()));
+    }
+    ASSIGN_OR_RETURN(captured.outputs, SplitOutputs(result));
+    return captured;
+  }
+
   // Maps the forward() result to the config's outputs: a tensor is the single output, a tuple
   // or list maps by position, a dict with string keys maps by output name.
   StatusOr<std::vector<at::Tensor>> SplitOutputs(const c10::IValue& result) const {
@@ -155,6 +227,8 @@ class TorchScriptInstance final : public Instance {
   torch::jit::Module module_;
   const Device device_;
   const c10::Device torch_device_;
+  std::map<int64_t, CapturedForward> graphs_;  // by batch size (0: unbatched)
+  bool captured_all_ = false;                  // every warm-up batch size has its graph
 };
 
 class TorchScriptBackend final : public Backend {

@@ -9,8 +9,9 @@ export CCACHE_NOHASHDIR := 1
 .PHONY: setup build example run test unit-test py-test soak-test sanitize-test tsan-test fuzz-test \
 	format-check bench-scaling bench-placement bench-pipeline clean
 
+# SETUP_FLAGS=--build-only: no test tools (the container image's build stage).
 setup:
-	@scripts/setup.sh >/dev/null
+	@scripts/setup.sh $(SETUP_FLAGS) >/dev/null
 
 TORCH_PREFIX = $$($(PYTHON) -c 'import torch; print(torch.utils.cmake_prefix_path)')
 CONFIGURE = cmake -S . -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$(TORCH_PREFIX)"
@@ -92,9 +93,11 @@ bench-scaling: build
 bench-placement: build
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/placement/run.py
 
-# remove_background on the CPU: Tandem against the in-process limit (about 3 minutes).
+# remove_background on the CPU: Tandem against the SageMaker toolkit on TorchServe, TorchServe
+# and Ray Serve (installed here into .venv-bench) and the in-process limit (about 15 minutes).
 bench-pipeline: example
-	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/pipeline/run.py
+	@scripts/setup.sh --bench >/dev/null
+	TANDEM_BIN=$(abspath $(BUILD))/tandem .venv-bench/bin/python bench/pipeline/run.py
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -28,11 +28,15 @@ def run_wrk(url: str, script: str, concurrency: int, seconds: int) -> dict:
     socket_errors = re.search(r"Socket errors: (.*)$", out, re.M)
     return {
         "throughput_rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "p50_ms": to_ms(percentiles["50"]),
         "p90_ms": to_ms(percentiles["90"]),
         "p99_ms": to_ms(percentiles["99"]),
         "non_2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": socket_errors.group(1) if socket_errors else "",
+        # connect, read and write errors and timeouts (no answer within 30 s), together
+        "failed": sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+        if socket_errors else 0,
     }
 
 

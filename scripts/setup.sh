@@ -6,21 +6,35 @@
 #     holding the pinned torch wheel (LibTorch for the C++ build) and the test clients, with the
 #     light tools of requirements-tools.txt installed on top.
 #
+#   - With --build-only (the container image's build stage): only the Debian packages needed to
+#     build, not the test tools (clang for the fuzzers, clang-format, wrk, curl).
+#   - With --bench: a second environment for `make bench-pipeline`, holding the servers Tandem is
+#     compared with (requirements-bench.txt). It is layered on the first (a .pth file puts the
+#     first's packages after its own), so torch is not downloaded twice and both measure the
+#     same torch.
+#
 # Idempotent: a second run with everything present only checks and returns.
-# Links the venv as .venv in the clone (ignored by git) and prints its path.
+# Links the venv as .venv in the clone (and the bench one as .venv-bench; both ignored by git) and
+# prints the path of the one asked for.
 set -euo pipefail
+bench=false build_only=false
+case "${1:-}" in
+  --bench) bench=true ;;
+  --build-only) build_only=true ;;
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--bench | --build-only]" >&2; exit 2 ;;
+esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TANDEM_CACHE:-$HOME/.cache/tandem}
 
 apt_packages=(
-  build-essential cmake ninja-build ccache pkg-config clang-format
+  build-essential cmake ninja-build ccache pkg-config
   libboost-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libturbojpeg0-dev libspng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev
-  curl wrk
 )
+$build_only || apt_packages+=(clang-format clang libclang-rt-14-dev curl wrk)
 
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -34,20 +48,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}" >&2
 fi
 
+# create_venv DIR REQUIREMENTS [BASE]: a fresh environment at DIR with REQUIREMENTS installed.
+# With BASE (another environment), BASE's packages come after DIR's own (a .pth file). Older
+# environments of the same kind (DIR's name but for its hash) are several GB each: removed.
+create_venv() {
+  local dir=$1 requirements=$2 base=${3:-}
+  rm -rf "$dir"
+  mkdir -p "$(dirname "$dir")"
+  python3 -m venv "$dir"
+  if [ -n "$base" ]; then
+    "$base/bin/python" -c 'import site; print(site.getsitepackages()[0])' \
+      >"$("$dir/bin/python" -c 'import site; print(site.getsitepackages()[0])')/_tandem_base.pth"
+  fi
+  "$dir/bin/pip" install -q --upgrade pip >&2
+  "$dir/bin/pip" install -q -r "$requirements" >&2
+  touch "$dir/.complete"
+  for old in "${dir%-*}"-*; do
+    [ "$old" = "$dir" ] || rm -rf "$old"
+  done
+}
+
 hash=$(cat "$root/requirements.txt" | sha256sum | cut -c1-12)
 venv="$cache/venv-$hash"
 if [ ! -f "$venv/.complete" ]; then
   echo "setup: creating Python environment $venv (first run downloads torch; later runs reuse it)" >&2
-  rm -rf "$venv"
-  mkdir -p "$cache"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip >&2
-  "$venv/bin/pip" install -q -r "$root/requirements.txt" >&2
-  touch "$venv/.complete"
-  # Environments for older requirements are several GB each: keep only the current one.
-  for old in "$cache"/venv-*; do
-    [ "$old" = "$venv" ] || rm -rf "$old"
-  done
+  create_venv "$venv" "$root/requirements.txt"
 fi
 # Light tools on top, keyed by their own file, so adding one does not rebuild the environment.
 tools_hash=$(sha256sum < "$root/requirements-tools.txt" | cut -c1-12)
@@ -59,4 +84,16 @@ if [ ! -f "$venv/.tools-$tools_hash" ]; then
 fi
 # A stable name for the cached environment, so the Makefile and tests need not know the hash.
 ln -sfn "$venv" "$root/.venv"
-echo "$venv"
+if ! $bench; then
+  echo "$venv"
+  exit 0
+fi
+
+bench_hash=$(cat "$root/requirements.txt" "$root/requirements-bench.txt" | sha256sum | cut -c1-12)
+bench_venv="$cache/bench-$bench_hash"
+if [ ! -f "$bench_venv/.complete" ]; then
+  echo "setup: creating the benchmark environment $bench_venv" >&2
+  create_venv "$bench_venv" "$root/requirements-bench.txt" "$venv"
+fi
+ln -sfn "$bench_venv" "$root/.venv-bench"
+echo "$bench_venv"

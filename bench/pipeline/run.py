@@ -1,159 +1,358 @@
-"""The seed workload (remove_background: JPEG in, alpha PNG out) on this machine's CPU: Tandem
-over HTTP against the limit, the same models called back to back in-process with no server.
+"""The seed workload against what users run today, side by side on this machine.
 
-The stacks users run today (the SageMaker PyTorch toolkit on TorchServe, TorchServe with a batching
-handler, Ray Serve) are not measured yet; their rows say so.
+remove_background (JPEG in, alpha PNG out; segmenter input 160×160, see contenders/steps.py)
+through five servers started the way their docs say and warmed up:
+  - the SageMaker PyTorch inference toolkit on TorchServe, with the seed's inference.py, once
+    with default settings and once tuned (workers, threads);
+  - TorchServe with a batching handler running the same pipeline;
+  - Ray Serve: two model deployments composed with .bind(), the segmenter under @serve.batch;
+  - Tandem: examples/repository's remove_background pipeline;
+against the limit: the same models and steps called back to back in this process, at the best
+batch size. Load: wrk, closed loop, concurrency 1..32. Then the overhead scenario: an identity
+model on 16 floats through each server against a direct in-process call loop.
 
-Writes bench/results/pipeline.json and the `pipeline` section of docs/performance.md.
-Usage (after `make example`):
-  .venv/bin/python bench/pipeline/run.py [--seconds 20] [--concurrency 1,2,4,8]
+Every contender's PNG for the sample image is checked against Tandem's before it is measured.
 
-About one image a second fits on this 2-core CPU, so the sweep stops at 8 clients (8 s queues).
+Writes bench/results/pipeline.{json,csv,png} and the `pipeline` section of docs/performance.md.
+Usage (`make bench-pipeline` installs the contenders and runs this):
+  .venv-bench/bin/python bench/pipeline/run.py [--seconds 12] [--concurrency 1,2,4,8,16,32]
+      [--only tandem,torchserve,...] [--report-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime
 import io
 import json
 import os
 import pathlib
 import platform
+import resource
 import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(HERE / "contenders"))
+sys.path.insert(0, str(HERE))
+import steps  # noqa: E402
 from common import run_wrk, write_doc_section  # noqa: E402
-from support.server import start_server  # noqa: E402
+from servers import (IDENTITY_VALUES, IMAGE, STARTERS, Server, Target,  # noqa: E402
+                     prepare_models, start_toolkit)
 
-REPOSITORY = ROOT / "examples" / "repository"
-IMAGE = ROOT / "examples" / "remove_background" / "sample.jpg"
-MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+IDENTITY_CONCURRENCY = (1, 16)
+DOC_TITLE = "The seed workload on the CPU: Tandem against what users run today"
 
 
-def in_process_limit(batch: int, seconds: float) -> float:
-    """Images per second through the same TorchScript models and the same steps, called back to
-    back in this process: decode and preprocess, segment `batch` images at once, then trimap,
-    matting and PNG per image."""
-    segmenter = torch.jit.load(str(REPOSITORY / "segmenter" / "1" / "model.pt"))
-    matting = torch.jit.load(str(REPOSITORY / "matting" / "1" / "model.pt"))
-    encoded = IMAGE.read_bytes()
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy, from /proc/stat."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+def in_process_limit(models: pathlib.Path, batch: int, seconds: float) -> float:
+    """Images per second through steps.remove_background called back to back, `batch` images
+    to a call."""
+    segmenter, matting = steps.load_models(models)
+    images = [IMAGE.read_bytes()] * batch
+    steps.remove_background(segmenter, matting, images)
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        steps.remove_background(segmenter, matting, images)
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+def in_process_identity(models: pathlib.Path, seconds: float) -> float:
+    """Calls a second of the identity model on 16 floats, from a Python loop."""
+    model = torch.jit.load(str(models / "identity.pt"))
+    x = torch.tensor(IDENTITY_VALUES)
     done, start = 0, time.perf_counter()
     with torch.inference_mode():
         while time.perf_counter() - start < seconds:
-            rgbs = [np.array(Image.open(io.BytesIO(encoded)).convert("RGB")) for _ in range(batch)]
-            x = torch.stack([torch.from_numpy(r).permute(2, 0, 1) for r in rgbs]).float() / 255
-            x = (F.interpolate(x, size=(320, 320), mode="bilinear", align_corners=False) - MEAN) / STD
-            labels = segmenter(x)[0].argmax(dim=1)
-            levels = torch.tensor([0, 128, 255], dtype=torch.uint8)[labels]
-            for i, rgb in enumerate(rgbs):
-                trimap = F.interpolate(levels[i:i + 1].unsqueeze(1).float(), size=rgb.shape[:2],
-                                       mode="nearest").to(torch.uint8)[:, 0]
-                alpha = matting(torch.from_numpy(rgb), trimap)
-                png = io.BytesIO()
-                Image.fromarray((alpha.clamp(0, 1) * 255).to(torch.uint8)[0, 0].numpy()).save(
-                    png, "PNG")
-            done += batch
+            for _ in range(1000):
+                model(x)
+            done += 1000
     return done / (time.perf_counter() - start)
+
+
+def same_matte(png: bytes, reference: bytes) -> bool:
+    """Alpha mattes agree when ≥ 99% of pixels are within 2 levels (the same models on the same
+    CPU, with resize and rounding differences between the servers' steps)."""
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.int16)
+    b = np.asarray(Image.open(io.BytesIO(reference)).convert("L"), dtype=np.int16)
+    return a.shape == b.shape and float(np.mean(np.abs(a - b) <= 2)) >= 0.99
+
+
+def sweep(server: Server, target: Target, concurrencies: list[int], seconds: int,
+          work: pathlib.Path, scenario: str) -> list[dict]:
+    script = work / f"{scenario}.lua"
+    body = work / f"{scenario}.body"
+    body.write_bytes(target.body)
+    script.write_text(f'local f = io.open("{body}", "rb")\nwrk.method = "POST"\n'
+                      'wrk.body = f:read("*all")\nf:close()\n' +
+                      "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in target.headers.items()))
+    rows = []
+    for c in concurrencies:
+        before = (time.perf_counter(), busy_cpu_seconds(), children_cpu_seconds())
+        result = run_wrk(server.url(target), str(script), c, seconds)
+        wall = time.perf_counter() - before[0]
+        wrk_cpu = children_cpu_seconds() - before[2]
+        server_cpu = (busy_cpu_seconds() - before[1] - wrk_cpu) / wall
+        # A closed loop leaves up to `c` requests queued in the server when wrk stops; one more
+        # request waits behind them, so the next row starts from an idle server.
+        server.post(target, timeout=300)
+        row = {"scenario": scenario, "contender": server.name, "concurrency": c,
+               "server_cpu_cores": round(server_cpu, 2), **result}
+        rows.append(row)
+        print(f"{scenario:>8} {server.name:<44} c={c:<3} {result['throughput_rps']:9.2f}/s  "
+              f"p50={result['p50_ms']:.1f} p90={result['p90_ms']:.1f} "
+              f"p99={result['p99_ms']:.1f} ms  errors={result['non_2xx']}+{result['failed']}  "
+              f"cpu={server_cpu:.2f}", flush=True)
+    return rows
+
+
+def measure(key: str, models: pathlib.Path, reference: bytes | None, args) -> tuple[dict, bytes]:
+    """Starts contender `key`, checks its answer, sweeps the pipeline (and identity), stops it."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{key}-") as tmp:
+        work = pathlib.Path(tmp)
+        server = STARTERS[key](work, models)
+        started = time.perf_counter()
+        try:
+            png = server.wait_until_serving()
+            print(f"{server.name}: serving after {time.perf_counter() - started:.0f} s", flush=True)
+            if reference is not None and not same_matte(png, reference):
+                raise RuntimeError(f"{server.name}'s matte differs from Tandem's")
+            for _ in range(3):  # warm-up beyond the first answer
+                server.post(server.pipeline)
+            rows = sweep(server, server.pipeline, args.concurrency, args.seconds, work, "pipeline")
+            if key in ("tandem", "torchserve", "ray"):  # one overhead row set a server
+                rows += sweep(server, server.identity, IDENTITY_CONCURRENCY, args.identity_seconds,
+                              work, "identity")
+        finally:
+            server.stop()
+    if key == "toolkit-default":
+        rows += measure_toolkit_identity(models, args)
+    return {"name": server.name, "settings": server.settings, "rows": rows}, png
+
+
+def measure_toolkit_identity(models: pathlib.Path, args) -> list[dict]:
+    """The toolkit serves one model a process, so the identity model gets a start of its own."""
+    with tempfile.TemporaryDirectory(prefix="bench-toolkit-identity-") as tmp:
+        work = pathlib.Path(tmp)
+        server = start_toolkit(work, models, tuned=False, identity=True)
+        try:
+            server.wait_until_serving()
+            return sweep(server, server.identity, IDENTITY_CONCURRENCY, args.identity_seconds,
+                         work, "identity")
+        finally:
+            server.stop()
+
+
+# --- reporting ----------------------------------------------------------------------------------
+
+def plot(results: dict, path: pathlib.Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for contender in results["contenders"]:
+        rows = [r for r in contender["rows"] if r["scenario"] == "pipeline"]
+        clients = [r["concurrency"] for r in rows]
+        left.plot(clients, [r["throughput_rps"] for r in rows], marker="o",
+                  label=contender["name"])
+        right.plot(clients, [r["p99_ms"] / 1000 for r in rows], marker="o",
+                   label=contender["name"])
+    left.axhline(results["limit"]["best_images_per_s"], color="grey", linestyle="--",
+                 label="in-process limit")
+    for ax, label in ((left, "images / s"), (right, "p99 latency (s)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("concurrent clients")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    right.set_yscale("log")
+    left.legend(fontsize=7)
+    fig.suptitle(f"remove_background on {results['machine']} (CPU), {results['date']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def best(contender: dict, scenario: str) -> dict:
+    return max((r for r in contender["rows"] if r["scenario"] == scenario),
+               key=lambda r: r["throughput_rps"])
+
+
+def at(contender: dict, scenario: str, concurrency: int) -> dict | None:
+    return next((r for r in contender["rows"]
+                 if r["scenario"] == scenario and r["concurrency"] == concurrency), None)
+
+
+def report(results: dict) -> str:
+    by_name = {c["key"]: c for c in results["contenders"]}
+    limit = results["limit"]
+    lines = [
+        f"Measured {results['date']} on {results['machine']}, CPU only, all contenders one after "
+        f"another in one run of `make bench-pipeline` ({results['minutes']:.1f} min). Workload: "
+        f"`examples/remove_background/sample.jpg` ({results['image']}) → alpha PNG, segmenter "
+        f"input {steps.SIZE}×{steps.SIZE} (the example serves 320×320; smaller here so that the "
+        f"sweep fits the time budget). Load: wrk, closed loop, one keep-alive connection a client, "
+        f"{results['seconds']} s a row, each row starting from an idle server. Server CPU = the machine's "
+        "busy CPU during the row minus wrk's own. Every contender's PNG for the sample image was "
+        "checked against Tandem's (≥ 99% of pixels within 2 levels) before it was measured.",
+        "",
+        "| contender | clients | img/s | p50 ms | p90 ms | p99 ms | answered | errors | "
+        "timeouts | server CPU (cores) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in results["contenders"]:
+        for r in (r for r in c["rows"] if r["scenario"] == "pipeline"):
+            lines.append(f"| {c['name']} | {r['concurrency']} | {r['throughput_rps']:.2f} | "
+                         f"{r['p50_ms']:.0f} | {r['p90_ms']:.0f} | {r['p99_ms']:.0f} | "
+                         f"{r['requests']} | {r['non_2xx']} | {r['failed']} | "
+                         f"{r['server_cpu_cores']:.2f} |")
+    lines += [
+        "",
+        "In-process limit (steps.py's pipeline called back to back, no server), images/s by the "
+        "segmenter's batch size: " + ", ".join(f"{b}: {v:.2f}" for b, v in
+                                               limit["images_per_s"].items()) + ".",
+        "",
+        "Thread settings (the machine has 2 cores):",
+        "",
+    ]
+    lines += [f"- {c['name']}: {c['settings']}." for c in results["contenders"]]
+    lines += ["- In-process limit: 2 intra-op threads, one call at a time.", ""]
+
+    lines += ["**Overhead: an identity model on 16 FP32 values** (JSON in and out; Tandem speaks "
+              f"v2, the others their own JSON), {results['identity_seconds']} s a row. Limit: the "
+              f"model called from a Python loop in-process, {results['identity_limit']:.0f} "
+              "calls/s.", "",
+              "| contender | clients | req/s | p50 ms | p99 ms | errors | server CPU (cores) |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for c in results["contenders"]:
+        for r in (r for r in c["rows"] if r["scenario"] == "identity"):
+            lines.append(f"| {c['name']} | {r['concurrency']} | {r['throughput_rps']:.0f} | "
+                         f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']} | "
+                         f"{r['server_cpu_cores']:.2f} |")
+    lines += ["", "**Against the targets**", ""]
+    tandem = by_name.get("tandem")
+    tandems = [by_name[k] for k in ("tandem", "tandem-tuned") if k in by_name]
+    if tandems:
+        t = max((best(c, "pipeline") for c in tandems), key=lambda r: r["throughput_rps"])
+        lines.append(f"- Tandem's best, {t['throughput_rps']:.2f} img/s ({t['contender']}, "
+                     f"{t['concurrency']} clients), is **"
+                     f"{t['throughput_rps'] / limit['best_images_per_s']:.2f} of the in-process "
+                     f"limit** ({limit['best_images_per_s']:.2f} img/s at batch "
+                     f"{limit['best_batch']}; target ≥ 0.95).")
+    # Default against default, tuned against tuned.
+    for mine_key, key, target in (("tandem", "toolkit-default", 1.5),
+                                  ("tandem-tuned", "toolkit-tuned", 1.0)):
+        mine, other = by_name.get(mine_key) or tandem, by_name.get(key)
+        if not mine or not other:
+            continue
+        ratio = best(mine, "pipeline")["throughput_rps"] / best(other, "pipeline")["throughput_rps"]
+        pairs = [(r, o) for r in mine["rows"] if r["scenario"] == "pipeline"
+                 for o in [at(other, "pipeline", r["concurrency"])] if o]
+        lines.append(
+            f"- {mine['name']} against the {other['name']}: best throughput against best "
+            f"**{ratio:.2f}×** (target ≥ {target}×); at equal load (clients: throughput ratio, "
+            "p99 ms of each): " + ", ".join(
+                f"{r['concurrency']}: {r['throughput_rps'] / o['throughput_rps']:.2f}×, "
+                f"{r['p99_ms']:.0f} vs {o['p99_ms']:.0f}" for r, o in pairs) + ".")
+    if tandem and "torchserve" in by_name:
+        for c in IDENTITY_CONCURRENCY:
+            mine, theirs = at(tandem, "identity", c), at(by_name["torchserve"], "identity", c)
+            if mine and theirs:
+                lines.append(
+                    f"- Identity model at {c} client{'s' if c > 1 else ''}: Tandem "
+                    f"**{mine['throughput_rps'] / theirs['throughput_rps']:.1f}×** "
+                    f"TorchServe's throughput (target ≥ 10×), p50 "
+                    f"**{mine['p50_ms'] / theirs['p50_ms']:.2f}** of TorchServe's "
+                    "(target ≤ 0.2).")
+    lines += ["", "![pipeline](../bench/results/pipeline.png)"]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--concurrency", default="1,2,4,8")
+    parser.add_argument("--seconds", type=int, default=12, help="seconds a pipeline row")
+    parser.add_argument("--identity-seconds", type=int, default=8, help="seconds an identity row")
+    parser.add_argument("--concurrency", default="1,2,4,8,16,32")
+    parser.add_argument("--only", default=",".join(STARTERS),
+                        help="contenders to run, of: " + ", ".join(STARTERS))
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: redo the plot and the doc from pipeline.json")
     args = parser.parse_args()
+    out = ROOT / "bench" / "results"
+    if args.report_only:
+        results = json.loads((out / "pipeline.json").read_text())
+        plot(results, out / "pipeline.png")
+        write_doc_section("pipeline", DOC_TITLE, report(results))
+        return
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
     if not IMAGE.exists():
         sys.exit("run `make example` first (it exports the models and the sample image)")
-    concurrencies = [int(c) for c in args.concurrency.split(",")]
-    threads = torch.get_num_threads()
+    started = time.perf_counter()
+    torch.set_num_threads(os.cpu_count())
     machine = f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})"
 
-    limit = {b: in_process_limit(b, args.seconds) for b in (1, 2, 4, 8)}
+    with tempfile.TemporaryDirectory(prefix="bench-models-") as tmp:
+        models = prepare_models(pathlib.Path(tmp))
+        limit = {b: in_process_limit(models, b, 6) for b in (1, 2, 4, 8)}
+        identity_limit = in_process_identity(models, 3)
+        print("in-process limit, images/s by batch size:",
+              {b: round(v, 2) for b, v in limit.items()}, f"identity: {identity_limit:.0f}/s",
+              flush=True)
+        keys = args.only.split(",")
+        # Tandem first: its PNG is the reference every other contender's is checked against.
+        order = (["tandem"] if "tandem" in keys else []) + [k for k in keys if k != "tandem"]
+        contenders, reference = [], None
+        for key in order:
+            contender, png = measure(key, models, reference, args)
+            reference = reference or png
+            contenders.append({"key": key, **contender})
+
     best_batch = max(limit, key=limit.get)
-    print("in-process limit, images/s by segmenter batch size:",
-          {b: round(v, 2) for b, v in limit.items()}, flush=True)
-
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        script = pathlib.Path(tmp) / "jpeg.lua"
-        script.write_text(
-            f'local f = io.open("{IMAGE}", "rb")\n'
-            'wrk.method = "POST"\nwrk.body = f:read("*all")\nf:close()\n'
-            'wrk.headers["Content-Type"] = "image/jpeg"\n'
-            'wrk.headers["Accept"] = "image/png"\n'
-            'wrk.headers["X-Amzn-SageMaker-Target-Model"] = "remove_background"\n')
-        server = start_server(REPOSITORY)
-        try:
-            url = f"http://127.0.0.1:{server.port}/invocations"
-            run_wrk(url, str(script), 2, 3)  # warm-up
-            for c in concurrencies:
-                before = (time.perf_counter(), cpu_seconds(server.process.pid))
-                result = run_wrk(url, str(script), c, args.seconds)
-                wall = time.perf_counter() - before[0]
-                cpu = (cpu_seconds(server.process.pid) - before[1]) / wall
-                rows.append({"contender": "tandem", "concurrency": c, "server_cpu_cores": cpu,
-                             **result})
-                print(f"tandem clients={c:<3} {result['throughput_rps']:7.2f} img/s  "
-                      f"p50={result['p50_ms']:.0f} p90={result['p90_ms']:.0f} "
-                      f"p99={result['p99_ms']:.0f} ms  errors={result['non_2xx']}  "
-                      f"cpu={cpu:.2f} cores", flush=True)
-        finally:
-            server.stop()
-
-    best = max(r["throughput_rps"] for r in rows)
-    results = ROOT / "bench" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "pipeline.json").write_text(json.dumps(
-        {"machine": machine, "date": str(datetime.date.today()), "torch_threads": threads,
-         "image": f"{IMAGE.name} ({Image.open(IMAGE).size[0]}x{Image.open(IMAGE).size[1]} JPEG)",
-         "in_process_limit_images_per_s": limit, "rows": rows,
-         "tandem_over_limit": best / limit[best_batch]}, indent=1))
-
-    lines = [
-        f"Measured {datetime.date.today()} on {machine}, CPU only (no GPU). Workload: "
-        f"`remove_background` on `examples/remove_background/sample.jpg` "
-        f"({Image.open(IMAGE).size[0]}×{Image.open(IMAGE).size[1]} JPEG) → alpha PNG, posted to "
-        f"`/invocations` by wrk (closed loop, one connection a client, {args.seconds} s a row). LibTorch "
-        f"intra-op threads: {threads} in both Tandem (its default) and the in-process loop; one "
-        "instance of each model.",
-        "",
-        "| contender | clients | img/s | p50 ms | p90 ms | p99 ms | errors | server CPU (cores) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        lines.append(f"| Tandem | {r['concurrency']} | {r['throughput_rps']:.2f} | "
-                     f"{r['p50_ms']:.0f} | {r['p90_ms']:.0f} | {r['p99_ms']:.0f} | "
-                     f"{r['non_2xx']} | {r['server_cpu_cores']:.2f} |")
-    for name in ("SageMaker PyTorch toolkit on TorchServe (default)",
-                 "SageMaker PyTorch toolkit on TorchServe (tuned)",
-                 "TorchServe with a batching handler", "Ray Serve"):
-        lines.append(f"| {name} | — | not measured yet | | | | | |")
-    lines += [
-        "",
-        "In-process limit (the same models and steps back to back, no server), images/s by the "
-        "segmenter's batch size: " + ", ".join(f"{b}: {v:.2f}" for b, v in limit.items()) +
-        f". Tandem's best is **{best:.2f} img/s = {best / limit[best_batch]:.2f} of the limit** "
-        f"(batch {best_batch}; target ≥ 0.95).",
-    ]
-    write_doc_section("pipeline", "The seed workload on the CPU: Tandem against the limit",
-                      "\n".join(lines))
-    print("\n".join(lines))
+    order_in_doc = [k for k in STARTERS if k in keys]
+    results = {
+        "machine": machine, "date": str(datetime.date.today()),
+        "image": f"{Image.open(IMAGE).size[0]}×{Image.open(IMAGE).size[1]} JPEG",
+        "segmenter_size": steps.SIZE, "minutes": (time.perf_counter() - started) / 60,
+        "seconds": args.seconds, "identity_seconds": args.identity_seconds,
+        "limit": {"images_per_s": limit, "best_batch": best_batch,
+                  "best_images_per_s": limit[best_batch]},
+        "identity_limit": identity_limit,
+        "contenders": sorted(contenders, key=lambda c: order_in_doc.index(c["key"])),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pipeline.json").write_text(json.dumps(results, indent=1))
+    with (out / "pipeline.csv").open("w", newline="") as f:
+        rows = [r for c in results["contenders"] for r in c["rows"]]
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    plot(results, out / "pipeline.png")
+    text = report(results)
+    write_doc_section("pipeline", DOC_TITLE, text)
+    print(text)
+    print(f"bench-pipeline took {results['minutes']:.1f} min")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """The seed workload against what users run today, side by side on this machine.
 
 remove_background (JPEG in, alpha PNG out; segmenter input 160×160, see contenders/steps.py)
-through five servers started the way their docs say and warmed up:
+through each server started the way its docs say and warmed up:
   - the SageMaker PyTorch inference toolkit on TorchServe, with the seed's inference.py, once
     with default settings and once tuned (workers, threads);
   - TorchServe with a batching handler running the same pipeline;
   - Ray Serve: two model deployments composed with .bind(), the segmenter under @serve.batch;
-  - Tandem: examples/repository's remove_background pipeline;
+  - Tandem: examples/repository's remove_background pipeline, as configured there and tuned for
+    the CPU (instances against intra-op threads, as the toolkit's tuned run);
 against the limit: the same models and steps called back to back in this process, at the best
 batch size. Load: wrk, closed loop, concurrency 1..32. Then the overhead scenario: an identity
 model on 16 floats through each server against a direct in-process call loop.

@@ -119,9 +119,11 @@ class TorchScriptInstance final : public Instance {
     auto it = graphs_.find(batch);
     if (it == graphs_.end()) {
       const auto& warmup = config_.warmup_batch_sizes;
-      const bool warming_up =
+      const bool is_warmup_size =
           std::find(warmup.begin(), warmup.end(), config_.batched() ? batch : 1) != warmup.end();
-      if (!warming_up || captured_all_) return SplitOutputs(module_.forward(AsIValues(args)));
+      if (!is_warmup_size || captured_all_) {
+        return SplitOutputs(module_.forward(AsIValues(args)));
+      }
       ASSIGN_OR_RETURN(CapturedForward captured, Capture(args));
       it = graphs_.emplace(batch, std::move(captured)).first;
       captured_all_ = graphs_.size() == std::set<int64_t>(warmup.begin(), warmup.end()).size();

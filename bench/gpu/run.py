@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import numpy as np
 import torch
@@ -32,7 +31,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "bench" / "pipeline" / "contenders" / "seed"))
 sys.path.insert(0, str(ROOT / "bench" / "pipeline" / "contenders"))
 sys.path.insert(0, str(ROOT / "examples" / "remove_background"))
+sys.path.insert(0, str(ROOT / "tests"))
 from http_load import closed_loop  # noqa: E402
+from support.server import start_server  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
 IMAGE = EXAMPLES / "remove_background" / "sample.jpg"
@@ -77,31 +78,21 @@ class GpuBusy:
         self.percent = sum(samples) / len(samples) if samples else float("nan")
 
 
-def run_tandem(binary: str, repo: pathlib.Path, port: int, concurrency: int, seconds: float,
-               out: pathlib.Path) -> dict:
-    log = (out / f"serve-{repo.name}.log").open("w")
-    server = subprocess.Popen([binary, "serve", "--model-repository", str(repo), "--port",
-                               str(port), "--strict"], stderr=log)
+def run_tandem(repo: pathlib.Path, concurrency: int, seconds: float, out: pathlib.Path) -> dict:
+    """Serves `repo` with --tandem's binary and loads its remove_background pipeline."""
+    server = start_server(repo, "--strict")
     try:
-        for _ in range(1200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise RuntimeError(f"tandem exited; see {log.name}")
-                time.sleep(0.1)
         headers = {"Content-Type": "image/jpeg", "Accept": "image/png",
                    "X-Amzn-SageMaker-Target-Model": "remove_background"}
         body = IMAGE.read_bytes()
-        closed_loop(port, "/invocations", body, headers, concurrency, 3)  # warm-up
+        closed_loop(server.port, "/invocations", body, headers, concurrency, 3)  # warm-up
         with GpuBusy() as busy:
-            row = closed_loop(port, "/invocations", body, headers, concurrency, seconds)
+            row = closed_loop(server.port, "/invocations", body, headers, concurrency, seconds)
         row["gpu_busy_percent"] = busy.percent
         return row
     finally:
-        server.terminate()
-        server.wait()
+        server.stop()
+        (out / f"serve-{repo.name}.log").write_text("\n".join(server.log) + "\n")
 
 
 def _seed_worker(model_dir: str, seconds: float, queue) -> None:
@@ -178,6 +169,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
+    os.environ["TANDEM_BIN"] = args.tandem  # what start_server runs
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not torch.cuda.is_available():
@@ -199,8 +191,7 @@ def main() -> None:
             for batch in (1, 8):
                 repo = tandem_repository(tmp, instances, batch)
                 row = {"contender": f"Tandem, {instances} instance(s), batch {batch}",
-                       **run_tandem(args.tandem, repo, 8090, args.concurrency, args.seconds,
-                                    out)}
+                       **run_tandem(repo, args.concurrency, args.seconds, out)}
                 rows.append(row)
                 print(row, flush=True)
     copies = copy_share()

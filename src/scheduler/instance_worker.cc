@@ -53,7 +53,7 @@ void InstanceWorker::RunBatch(std::vector<std::unique_ptr<InferJob>> jobs) {
   SteadyClock::time_point merged = start;
   DeviceActivity& activity = devices_.activity(device_);
   bool executing = false;
-  StatusOr<std::vector<Tensor>> outputs = Internal("not run");
+  std::vector<Tensor> outputs;
   const Status run = stream_.Run([&]() -> Status {
     for (auto& job : jobs) {
       for (Tensor& input : job->inputs) {
@@ -71,20 +71,19 @@ void InstanceWorker::RunBatch(std::vector<std::unique_ptr<InferJob>> jobs) {
     merged = SteadyClock::now();
     activity.Begin();
     executing = true;
-    outputs = instance_->Execute(inputs);
+    ASSIGN_OR_RETURN(outputs, instance_->Execute(inputs));
     return Status::Ok();
   });
   if (executing) activity.End();
   const SteadyClock::time_point executed = SteadyClock::now();
   if (!run.ok()) return fail_all(run);
-  if (!outputs.ok()) return fail_all(outputs.status());
 
   // Split: each job gets its own rows of every output.
   std::vector<std::vector<Tensor>> per_job(jobs.size());
   if (!batched_) {
-    per_job[0] = std::move(*outputs);
+    per_job[0] = std::move(outputs);
   } else {
-    for (const Tensor& output : *outputs) {
+    for (const Tensor& output : outputs) {
       auto pieces = SplitBatch(output, sizes);
       if (!pieces.ok()) return fail_all(pieces.status().WithContext("model instance " + name_));
       for (size_t j = 0; j < jobs.size(); ++j) per_job[j].push_back(std::move((*pieces)[j]));

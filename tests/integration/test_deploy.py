@@ -11,14 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 import yaml
 
-from support.server import ROOT, tandem_binary
+from support.server import ROOT, TandemServer, tandem_binary
 
 ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
 
@@ -87,26 +84,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def wait_until(port, path, deadline_s=60):
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            if get(port, path)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(path)
-
-
 def test_serve_as_a_sagemaker_container_and_drain_on_sigterm(repository):
     """What SageMaker does: `serve` with SAGEMAKER_BIND_TO_PORT, /ping, SIGTERM to PID 1 (the
     entrypoint execs tandem, so the signal reaches it), exit 0 after draining."""
@@ -117,7 +94,9 @@ def test_serve_as_a_sagemaker_container_and_drain_on_sigterm(repository):
                         SAGEMAKER_BIND_TO_PORT=str(port), TANDEM_DEFAULT_MODEL="classifier",
                         TANDEM_LOG_FORMAT="json"))
     try:
-        wait_until(port, "/ping")
+        server = TandemServer(process, port)
+        server.wait_ready()
+        assert server.get("/ping").status == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         lines = [json.loads(line) for line in process.stderr.read().splitlines() if line]
@@ -213,12 +192,13 @@ def test_kserve_manifests_match_the_server(repository):
         env=environment(TANDEM_BIN=tandem_binary(),
                         **{**env, "TANDEM_MODEL_REPOSITORY": str(repository)}))
     try:
-        wait_until(port_number, container["readinessProbe"]["httpGet"]["path"])
+        server = TandemServer(process, port_number)
+        server.wait_ready()
         for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
             assert container[probe]["httpGet"]["port"] == 8080
-            assert get(port_number, container[probe]["httpGet"]["path"])[0] == 200, probe
-        status, body = get(port_number, annotations["prometheus.io/path"])
-        assert status == 200 and b"tandem_" in body
+            assert server.get(container[probe]["httpGet"]["path"]).status == 200, probe
+        metrics = server.get(annotations["prometheus.io/path"])
+        assert metrics.status == 200 and b"tandem_" in metrics.body
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0

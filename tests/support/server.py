@@ -65,8 +65,11 @@ class TandemServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("tandem exited early:\n" + "\n".join(self.log))
-            if self.get("/v2/health/ready").status == 200:
-                return
+            try:
+                if self.get("/v2/health/ready").status == 200:
+                    return
+            except ConnectionRefusedError:  # not listening yet
+                pass
             time.sleep(0.05)
         raise TimeoutError("tandem did not become ready:\n" + "\n".join(self.log))
 

@@ -162,7 +162,7 @@ Status Engine::LoadPipeline(Model& pipeline) {
   if (devices.empty()) devices.push_back(Device::Cpu());
   for (const StepConfig& step : config.steps) {
     if (step.op.empty()) continue;
-    ASSIGN_OR_RETURN(std::unique_ptr<OpKernel> kernel, MakeOp(step.op, step.params));
+    ASSIGN_OR_RETURN(std::unique_ptr<OpKernel> kernel, MakeOp(step));
     auto op =
         std::make_unique<OpStep>(pipeline.pipeline->op_configs.at(step.name), std::move(kernel));
     for (const Device& device : devices) {

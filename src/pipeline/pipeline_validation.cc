@@ -52,7 +52,7 @@ std::optional<ModelConfig> OpStepConfig(const PipelineConfig& p, const StepConfi
                                         const std::map<std::string, TensorSpec>& produced,
                                         const std::string& file, ConfigProblems& problems) {
   const std::string at = "steps[" + step.name + "]";
-  auto kernel = MakeOp(step.op, step.params);
+  auto kernel = MakeOp(step);
   if (!kernel.ok()) {
     problems.Add(file, at + ".op", kernel.status().message());
     return std::nullopt;

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from support.server import start_server
@@ -52,16 +51,16 @@ def picture(width, height, fmt):
     return buf.getvalue()
 
 
-def reference(encoded):
-    """What the pipeline should compute, with Pillow and PyTorch."""
-    rgb = np.array(Image.open(io.BytesIO(encoded)).convert("RGB"))
-    x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float() / 255
-    x = F.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False)
-    tensor = ((x - 0.5) / 0.25).numpy()
-    levels = np.array([0, 128, 255], np.uint8)[tensor.argmax(axis=1)]
-    mask = F.interpolate(torch.from_numpy(levels).unsqueeze(1).float(), size=rgb.shape[:2],
-                         mode="nearest").round().to(torch.uint8).numpy()[0, 0]
-    return rgb, tensor, mask
+def reference(rgb):
+    """What the pipeline should compute from decoded pixels `rgb`, with Pillow and PyTorch as a
+    handler would: PIL's resize, ToTensor's ÷255, Normalize, argmax, a level table, PIL's
+    nearest resize back."""
+    small = np.array(Image.fromarray(rgb).resize((16, 16), Image.BILINEAR))
+    x = torch.from_numpy(small).permute(2, 0, 1).unsqueeze(0).float().div(255)
+    tensor = x.sub(0.5).div(0.25).numpy()
+    levels = np.array([0, 128, 255], np.uint8)[tensor.argmax(axis=1)[0]]
+    mask = np.array(Image.fromarray(levels).resize((rgb.shape[1], rgb.shape[0]), Image.NEAREST))
+    return tensor, mask
 
 
 def infer_v2(server, encoded):
@@ -91,19 +90,18 @@ def infer_v2(server, encoded):
 @pytest.mark.parametrize("fmt,size", [("PNG", (37, 23)), ("JPEG", (41, 29)), ("PNG", (1, 1))])
 def test_image_ops_match_pillow_and_pytorch(image_server, fmt, size):
     encoded = picture(*size, fmt)
-    rgb, tensor, mask = reference(encoded)
+    rgb = np.array(Image.open(io.BytesIO(encoded)).convert("RGB"))
     out = infer_v2(image_server, encoded)
     # The decoded pixels come back losslessly through PNG. Both decoders are libjpeg-turbo or
     # lossless PNG, so pixels agree to within one level.
     decoded = np.asarray(Image.open(io.BytesIO(out["png"])))
     assert decoded.shape == rgb.shape
     assert np.abs(decoded.astype(int) - rgb.astype(int)).max() <= 1
-    np.testing.assert_allclose(out["tensor"], tensor, atol=0.02)
+    # From the same pixels, every later step is exact.
+    tensor, mask = reference(decoded)
+    np.testing.assert_array_equal(out["tensor"], tensor)
     got_mask = np.asarray(Image.open(io.BytesIO(out["mask_png"])))
-    assert got_mask.shape == rgb.shape[:2]
-    # Nearest-neighbour upscaling of the same small mask: the masks agree wherever the small
-    # masks agree (allowing for one-level pixel differences at class boundaries).
-    assert (got_mask == mask).mean() > 0.95
+    np.testing.assert_array_equal(got_mask, mask)
 
 
 def test_sagemaker_image_in_png_out(image_server):

@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from support.server import start_server
@@ -43,15 +42,15 @@ def reference_alpha(repo, encoded):
     matting = torch.jit.load(str(repo / "matting" / "1" / "model.pt"))
     rgb = np.array(Image.open(io.BytesIO(encoded)).convert("RGB"))
     with torch.inference_mode():
-        x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float() / 255
-        x = (F.interpolate(x, size=(320, 320), mode="bilinear", align_corners=False) - MEAN) / STD
-        labels = segmenter(x)[0].argmax(dim=1)
+        small_rgb = np.array(Image.fromarray(rgb).resize((320, 320), Image.BILINEAR))
+        x = torch.from_numpy(small_rgb).permute(2, 0, 1).unsqueeze(0).float().div(255)
+        labels = segmenter(x.sub(MEAN).div(STD))[0].argmax(dim=1)
         small = torch.zeros(labels.shape, dtype=torch.uint8)
         small[labels == 1] = 128
         small[labels == 2] = 255
-        trimap = F.interpolate(small.unsqueeze(1).float(), size=rgb.shape[:2], mode="nearest")
-        trimap = trimap.round().to(torch.uint8)[:, 0]
-        alpha = matting(torch.from_numpy(rgb), trimap)
+        trimap = Image.fromarray(small[0].numpy()).resize((rgb.shape[1], rgb.shape[0]),
+                                                          Image.NEAREST)
+        alpha = matting(torch.from_numpy(rgb), torch.from_numpy(np.array(trimap))[None])
     return (alpha.clamp(0, 1) * 255).round().to(torch.uint8)[0, 0].numpy()
 
 

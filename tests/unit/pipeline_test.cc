@@ -201,6 +201,81 @@ steps:
   ExpectProblem(bad.problems, "steps[huge].op: params.values.1 must map an integer to 0..255");
 }
 
+// The ops that build a matting input: argmax keeping its dim, cast, concat, and preprocess at
+// the image's own size.
+TEST(PipelineValidationTest, CastConcatAndKeepdimDeriveTheirOutputs) {
+  RepositoryScan scan = TwoModelRepository(R"(
+inputs: [{name: rgb, datatype: UINT8, shape: [-1, -1, 3]}, {name: x, datatype: FP32, shape: [-1, 3, 8, 8]}]
+outputs: [{name: joined, datatype: FP32, shape: [1, 4, -1, -1]}]
+steps:
+  - {name: segment, model: segmenter, inputs: {x: x}, outputs: {mask: logits}}
+  - {name: pick, op: argmax, inputs: {input: logits}, outputs: {indices: classes},
+     params: {keepdim: true}}
+  - {name: norm, op: image.preprocess, inputs: {image: rgb}, outputs: {tensor: normalised}}
+  - {name: levels, op: map_values, inputs: {input: classes}, outputs: {output: small},
+     params: {values: {1: 128}}}
+  - {name: grow, op: image.resize_to, inputs: {image: small, like: rgb}, outputs: {image: trimap},
+     params: {mode: bicubic}}
+  - {name: scale, op: cast, inputs: {input: trimap}, outputs: {output: t},
+     params: {dtype: FP32, scale: 1/255}}
+  - {name: join, op: concat, inputs: {input0: normalised, input1: t}, outputs: {output: joined}}
+)");
+  ValidatePipelines(scan);
+  ASSERT_TRUE(scan.problems.empty()) << AllProblems(scan.problems);
+  const auto& ops = scan.pipelines[0].op_configs;
+  EXPECT_EQ(ops.at("pick").outputs[0].shape, Shape({-1, 1, 8, 8}));
+  EXPECT_EQ(ops.at("norm").outputs[0].shape, Shape({1, 3, -1, -1}));
+  EXPECT_EQ(ops.at("scale").outputs[0].dtype, DataType::kFp32);
+  EXPECT_EQ(ops.at("scale").outputs[0].shape, Shape({-1, 1, -1, -1}));
+  EXPECT_EQ(ops.at("join").outputs[0].dtype, DataType::kFp32);
+  EXPECT_EQ(ops.at("join").outputs[0].shape, Shape({1, 4, -1, -1}));
+}
+
+TEST(PipelineValidationTest, CastConcatAndResizeParamsAreChecked) {
+  RepositoryScan bad = TwoModelRepository(R"(
+inputs: [{name: a, datatype: FP32, shape: [1, 3, 8, 8]}, {name: b, datatype: UINT8, shape: [1, 1, 8, 8]},
+         {name: c, datatype: FP32, shape: [1, 1, 9, 8]}, {name: rgb, datatype: UINT8, shape: [-1, -1, 3]}]
+outputs: [{name: out, datatype: FP32, shape: [1, 4, 8, 8]}]
+steps:
+  - {name: mixed, op: concat, inputs: {input0: a, input1: b}, outputs: {output: o1}}
+  - {name: misfit, op: concat, inputs: {input0: a, input1: c}, outputs: {output: o2}}
+  - {name: gap, op: concat, inputs: {input0: a, input2: c}, outputs: {output: o3}}
+  - {name: alone, op: concat, inputs: {input0: a}, outputs: {output: o4}}
+  - {name: notype, op: cast, inputs: {input: a}, outputs: {output: o5}}
+  - {name: words, op: cast, inputs: {input: a}, outputs: {output: o6}, params: {dtype: BYTES}}
+  - {name: badscale, op: cast, inputs: {input: a}, outputs: {output: o7},
+     params: {dtype: FP16, scale: 1/0}}
+  - {name: blur, op: image.resize_to, inputs: {image: b, like: rgb}, outputs: {image: o8},
+     params: {mode: gaussian}}
+  - {name: prep, op: image.preprocess, inputs: {image: rgb}, outputs: {tensor: o9},
+     params: {resample: cubic, channel_order: rgb}}
+  - {name: order, op: image.preprocess, inputs: {image: rgb}, outputs: {tensor: o10},
+     params: {channel_order: gbr}}
+  - {name: keep, op: argmax, inputs: {input: a}, outputs: {indices: o11}, params: {keepdim: 1}}
+  - {name: out, op: concat, inputs: {input0: a, input1: a}, outputs: {output: out}}
+)");
+  ValidatePipelines(bad);
+  ExpectProblem(bad.problems,
+                "steps[mixed]: op 'concat': input1 is UINT8 but input0 is FP32 (cast one of them "
+                "first)");
+  ExpectProblem(bad.problems,
+                "steps[misfit]: op 'concat': input1 [1, 1, 9, 8] does not fit input0 "
+                "[1, 3, 8, 8] along dims other than 1");
+  ExpectProblem(bad.problems, "steps[gap].inputs: does not feed input 'input1' of op 'concat'");
+  ExpectProblem(bad.problems, "steps[alone].op: concat takes two or more inputs");
+  ExpectProblem(bad.problems, "steps[notype].op: params.dtype is required");
+  ExpectProblem(bad.problems, "steps[words].op: params.dtype must be a numeric v2 type");
+  ExpectProblem(bad.problems, "steps[badscale].op: params.scale must be a number");
+  ExpectProblem(bad.problems,
+                "steps[blur].op: params.mode must be one of nearest, box, bilinear, hamming, "
+                "bicubic, lanczos (Pillow's filters), not 'gaussian'");
+  ExpectProblem(bad.problems, "steps[prep].op: params.resample must be one of");
+  ExpectProblem(bad.problems, "steps[order].op: params.channel_order must be rgb or bgr");
+  ExpectProblem(bad.problems, "steps[keep].op: params.keepdim must be true or false");
+  ExpectProblem(bad.problems,
+                "outputs[out]: declared FP32 [1, 4, 8, 8] but it is FP32 [1, 6, 8, 8]");
+}
+
 TEST(PipelineValidationTest, UnfedModelInputsAreReported) {
   RepositoryScan scan = TwoModelRepository(R"(
 inputs: [{name: image, datatype: FP32, shape: [-1, 3, 8, 8]}]

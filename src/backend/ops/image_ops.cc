@@ -1,36 +1,19 @@
 // The image ops: decode (JPEG/PNG → UINT8 HWC), preprocess (resize, scale, normalise, CHW,
 // batch), resize_to (to another image's size) and encode_png. Pixel math runs with ATen on the
-// instance's device; decoding and encoding run on the host.
+// instance's device, resizes as Pillow computes them (Note [Pillow-exact resampling]);
+// decoding and encoding run on the host.
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <optional>
 
 #include "backend/ops/image_codecs.h"
 #include "backend/ops/op_support.h"
+#include "backend/ops/resample.h"
 
 namespace tandem {
 namespace {
-
-StatusOr<std::vector<double>> NumbersParam(const std::map<std::string, StepParam>& params,
-                                           const std::string& key, size_t count,
-                                           std::vector<double> fallback) {
-  auto it = params.find(key);
-  if (it == params.end()) {
-    if (fallback.empty()) return InvalidArgument("params." + key + " is required");
-    return fallback;
-  }
-  std::vector<double> out;
-  for (const std::string& item : it->second.list) {
-    char* end = nullptr;
-    out.push_back(std::strtod(item.c_str(), &end));
-    if (item.empty() || *end != '\0') return InvalidArgument("params." + key + ": not a number");
-  }
-  if (it->second.kind != StepParam::Kind::kList || out.size() != count) {
-    return InvalidArgument("params." + key + " must be a list of " + std::to_string(count) +
-                           " numbers");
-  }
-  return out;
-}
 
 Tensor OnDevice(Tensor host, Device device) {
   return device.kind() == Device::Kind::kSim ? host.WithDevice(device) : host;
@@ -72,12 +55,15 @@ class Decode final : public OpKernel {
   const int64_t max_pixels_;
 };
 
-// UINT8 [H, W, 3] -> FP32 [1, 3, h, w]: bilinear resize to `size`, scale to [0, 1], subtract
-// `mean`, divide by `std` (per channel).
+// UINT8 [H, W, 3] -> FP32 [1, 3, h, w], what torchvision's Resize, ToTensor and Normalize do to
+// a PIL image: resize the uint8 image to `size` with Pillow's arithmetic (none without a size),
+// reorder channels if asked, scale to [0, 1] (÷255 in FP32), subtract `mean`, divide by `std`
+// (per output channel, in FP32).
 class Preprocess final : public OpKernel {
  public:
-  Preprocess(int64_t height, int64_t width, std::vector<double> mean, std::vector<double> std)
-      : height_(height), width_(width), mean_(std::move(mean)), std_(std::move(std)) {}
+  Preprocess(std::optional<std::pair<int64_t, int64_t>> size, ResampleFilter filter, bool bgr,
+             std::vector<double> mean, std::vector<double> std)
+      : size_(size), resampler_(filter), bgr_(bgr), mean_(std::move(mean)), std_(std::move(std)) {}
   std::vector<std::string> input_names() const override { return {"image"}; }
   std::vector<std::string> output_names() const override { return {"tensor"}; }
   StatusOr<std::vector<TensorConfig>> Outputs(
@@ -88,13 +74,17 @@ class Preprocess final : public OpKernel {
       return InvalidArgument("image.preprocess takes a UINT8 [H, W, 3] image, not " +
                              std::string(DataTypeName(in.dtype)) + " " + in.shape.ToString());
     }
-    return std::vector<TensorConfig>{{"tensor", DataType::kFp32, Shape({1, 3, height_, width_})}};
+    const int64_t height = size_ ? size_->first : in.shape[0];
+    const int64_t width = size_ ? size_->second : in.shape[1];
+    return std::vector<TensorConfig>{{"tensor", DataType::kFp32, Shape({1, 3, height, width})}};
   }
   StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs,
                                     Device device) const override {
     return WithTorch(inputs, device, [&](const std::vector<at::Tensor>& in) {
-      at::Tensor x = in[0].permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0);
-      x = at::upsample_bilinear2d(x, {height_, width_}, /*align_corners=*/false);
+      at::Tensor x = in[0];
+      if (size_) x = resampler_.Resize(x, /*height_dim=*/0, size_->first, size_->second);
+      if (bgr_) x = x.flip({2});
+      x = x.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255);
       auto options = x.options();
       at::Tensor mean = at::tensor(std::vector<float>(mean_.begin(), mean_.end()), options);
       at::Tensor std = at::tensor(std::vector<float>(std_.begin(), std_.end()), options);
@@ -104,15 +94,18 @@ class Preprocess final : public OpKernel {
   }
 
  private:
-  const int64_t height_, width_;
+  const std::optional<std::pair<int64_t, int64_t>> size_;  // height, width
+  const Resampler resampler_;
+  const bool bgr_;
   const std::vector<double> mean_, std_;
 };
 
 // Resizes `image` ([H, W], [N, H, W] or [N, C, H, W]) to the height and width of `like`, an
-// [H', W', C] image (the decoded original, say): nearest for masks, or bilinear.
+// [H', W', C] image (the decoded original, say), each channel as Pillow resizes an image of
+// that type (mode L for UINT8, I for other integers, F for floats).
 class ResizeTo final : public OpKernel {
  public:
-  explicit ResizeTo(bool bilinear) : bilinear_(bilinear) {}
+  explicit ResizeTo(ResampleFilter filter) : resampler_(filter) {}
   std::vector<std::string> input_names() const override { return {"image", "like"}; }
   std::vector<std::string> output_names() const override { return {"image"}; }
   StatusOr<std::vector<TensorConfig>> Outputs(
@@ -141,21 +134,13 @@ class ResizeTo final : public OpKernel {
     const int64_t width = inputs[1].shape()[1];
     return WithTorch(inputs, device, [&](const std::vector<at::Tensor>& in) {
       const at::Tensor& image = in[0];
-      const auto sizes = image.sizes().vec();
-      const int64_t h = sizes[sizes.size() - 2], w = sizes[sizes.size() - 1];
-      at::Tensor x = image.reshape({-1, 1, h, w}).to(at::kFloat);
-      x = bilinear_ ? at::upsample_bilinear2d(x, {height, width}, /*align_corners=*/false)
-                    : at::upsample_nearest2d(x, {height, width});
-      if (at::isIntegralType(image.scalar_type(), /*includeBool=*/false)) x = x.round();
-      std::vector<int64_t> out = sizes;
-      out[out.size() - 2] = height;
-      out[out.size() - 1] = width;
-      return std::vector<at::Tensor>{x.to(image.scalar_type()).reshape(out).contiguous()};
+      return std::vector<at::Tensor>{
+          resampler_.Resize(image, /*height_dim=*/image.dim() - 2, height, width)};
     });
   }
 
  private:
-  const bool bilinear_;
+  const Resampler resampler_;
 };
 
 // UINT8 (or FP32 in [0, 1], scaled by 255) [H, W], [H, W, C] (C = 1, 3 or 4), [1, H, W] or
@@ -218,27 +203,35 @@ StatusOr<std::unique_ptr<OpKernel>> MakeImageOp(const std::string& name,
     return std::unique_ptr<OpKernel>(new Decode(max_pixels));
   }
   if (name == "image.preprocess") {
-    RETURN_IF_ERROR(OnlyParams(params, {"size", "mean", "std"}));
-    ASSIGN_OR_RETURN(std::vector<double> size, NumbersParam(params, "size", 2, {}));
+    RETURN_IF_ERROR(OnlyParams(params, {"size", "resample", "channel_order", "mean", "std"}));
+    std::optional<std::pair<int64_t, int64_t>> size;
+    if (params.count("size")) {
+      ASSIGN_OR_RETURN(std::vector<double> hw, NumbersParam(params, "size", 2, {}));
+      if (hw[0] < 1 || hw[1] < 1 || hw[0] > 16384 || hw[1] > 16384 || hw[0] != std::floor(hw[0]) ||
+          hw[1] != std::floor(hw[1])) {
+        return InvalidArgument(
+            "params.size must be [height, width], whole numbers from 1 to 16384");
+      }
+      size.emplace(static_cast<int64_t>(hw[0]), static_cast<int64_t>(hw[1]));
+    }
+    ASSIGN_OR_RETURN(std::string resample, TextParam(params, "resample", "bilinear"));
+    ASSIGN_OR_RETURN(ResampleFilter filter, ParseResampleFilter(resample, "resample"));
+    ASSIGN_OR_RETURN(std::string order, TextParam(params, "channel_order", "rgb"));
+    if (order != "rgb" && order != "bgr") {
+      return InvalidArgument("params.channel_order must be rgb or bgr, not '" + order + "'");
+    }
     ASSIGN_OR_RETURN(std::vector<double> mean, NumbersParam(params, "mean", 3, {0, 0, 0}));
     ASSIGN_OR_RETURN(std::vector<double> std, NumbersParam(params, "std", 3, {1, 1, 1}));
-    if (size[0] < 1 || size[1] < 1 || size[0] > 16384 || size[1] > 16384) {
-      return InvalidArgument("params.size must be two sizes from 1 to 16384");
-    }
     for (double s : std) {
       if (s == 0) return InvalidArgument("params.std must not hold 0");
     }
-    return std::unique_ptr<OpKernel>(
-        new Preprocess(static_cast<int64_t>(size[0]), static_cast<int64_t>(size[1]), mean, std));
+    return std::unique_ptr<OpKernel>(new Preprocess(size, filter, order == "bgr", mean, std));
   }
   if (name == "image.resize_to") {
     RETURN_IF_ERROR(OnlyParams(params, {"mode"}));
-    auto it = params.find("mode");
-    const std::string mode = it == params.end() ? "nearest" : it->second.scalar;
-    if (mode != "nearest" && mode != "bilinear") {
-      return InvalidArgument("params.mode must be nearest or bilinear");
-    }
-    return std::unique_ptr<OpKernel>(new ResizeTo(mode == "bilinear"));
+    ASSIGN_OR_RETURN(std::string mode, TextParam(params, "mode", "nearest"));
+    ASSIGN_OR_RETURN(ResampleFilter filter, ParseResampleFilter(mode, "mode"));
+    return std::unique_ptr<OpKernel>(new ResizeTo(filter));
   }
   if (name == "image.encode_png") {
     RETURN_IF_ERROR(OnlyParams(params, {}));

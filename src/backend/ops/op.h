@@ -1,5 +1,5 @@
 // Built-in ops: tensor processing that pipelines run as steps on the device (argmax, value
-// maps, and the image ops to come), so pre- and post-processing need no Python.
+// maps, casts, concatenation and the image ops), so pre- and post-processing need no Python.
 //
 // An OpKernel is one op bound to one step's params. Pipeline validation asks it what it makes
 // of its inputs (Outputs); the pipeline's op instances run it (Run) on their device.
@@ -36,9 +36,9 @@ class OpKernel {
                                             Device device) const = 0;
 };
 
-// The op `name` with `params`, or INVALID_ARGUMENT naming the unknown op or the bad parameter.
-StatusOr<std::unique_ptr<OpKernel>> MakeOp(const std::string& name,
-                                           const std::map<std::string, StepParam>& params);
+// The op of `step` (its `op`, bound to its `params`; concat also reads how many inputs it
+// binds), or INVALID_ARGUMENT naming the unknown op or the bad parameter.
+StatusOr<std::unique_ptr<OpKernel>> MakeOp(const StepConfig& step);
 
 // An Instance running one op step on one device, so op steps are scheduled like models.
 // `kernel` must outlive the instance.

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "backend/ops/op.h"
@@ -26,6 +29,75 @@ inline StatusOr<int64_t> IntParam(const std::map<std::string, StepParam>& params
     return InvalidArgument("params." + key + " must be an integer");
   }
   return value;
+}
+
+// A number as YAML writes it, or a fraction "a/b" (so `scale: 1/255` is exactly 1.0 / 255).
+inline std::optional<double> ParseNumber(const std::string& text) {
+  const size_t slash = text.find('/');
+  if (slash != std::string::npos) {
+    auto numerator = ParseNumber(text.substr(0, slash));
+    auto denominator = ParseNumber(text.substr(slash + 1));
+    if (!numerator || !denominator || *denominator == 0) return std::nullopt;
+    return *numerator / *denominator;
+  }
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+inline StatusOr<double> NumberParam(const std::map<std::string, StepParam>& params,
+                                    const std::string& key, double fallback) {
+  auto it = params.find(key);
+  if (it == params.end()) return fallback;
+  auto value = ParseNumber(it->second.scalar);
+  if (it->second.kind != StepParam::Kind::kScalar || !value) {
+    return InvalidArgument("params." + key + " must be a number (or a fraction such as 1/255)");
+  }
+  return *value;
+}
+
+// `count` numbers; `fallback` when absent, or INVALID_ARGUMENT if `fallback` is empty.
+inline StatusOr<std::vector<double>> NumbersParam(const std::map<std::string, StepParam>& params,
+                                                  const std::string& key, size_t count,
+                                                  std::vector<double> fallback) {
+  auto it = params.find(key);
+  if (it == params.end()) {
+    if (fallback.empty()) return InvalidArgument("params." + key + " is required");
+    return fallback;
+  }
+  std::vector<double> out;
+  for (const std::string& item : it->second.list) {
+    auto value = ParseNumber(item);
+    if (!value) return InvalidArgument("params." + key + ": '" + item + "' is not a number");
+    out.push_back(*value);
+  }
+  if (it->second.kind != StepParam::Kind::kList || out.size() != count) {
+    return InvalidArgument("params." + key + " must be a list of " + std::to_string(count) +
+                           " numbers");
+  }
+  return out;
+}
+
+inline StatusOr<bool> BoolParam(const std::map<std::string, StepParam>& params,
+                                const std::string& key, bool fallback) {
+  auto it = params.find(key);
+  if (it == params.end()) return fallback;
+  const std::string& text = it->second.scalar;
+  if (it->second.kind == StepParam::Kind::kScalar && (text == "true" || text == "false")) {
+    return text == "true";
+  }
+  return InvalidArgument("params." + key + " must be true or false");
+}
+
+inline StatusOr<std::string> TextParam(const std::map<std::string, StepParam>& params,
+                                       const std::string& key, const std::string& fallback) {
+  auto it = params.find(key);
+  if (it == params.end()) return fallback;
+  if (it->second.kind != StepParam::Kind::kScalar) {
+    return InvalidArgument("params." + key + " must be a single value");
+  }
+  return it->second.scalar;
 }
 
 inline Status OnlyParams(const std::map<std::string, StepParam>& params,

@@ -1,0 +1,206 @@
+#include "backend/ops/resample.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace tandem {
+namespace {
+
+// Pillow's filters and their supports (src/libImaging/Resample.c), in double precision.
+double BoxFilter(double x) { return x > -0.5 && x <= 0.5 ? 1.0 : 0.0; }
+
+double BilinearFilter(double x) {
+  if (x < 0.0) x = -x;
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+double HammingFilter(double x) {
+  if (x < 0.0) x = -x;
+  if (x == 0.0) return 1.0;
+  if (x >= 1.0) return 0.0;
+  x = x * M_PI;
+  // Pillow's constants are floats; keep them so, for the same weights.
+  return std::sin(x) / x * (0.54f + 0.46f * std::cos(x));
+}
+
+double BicubicFilter(double x) {
+  constexpr double a = -0.5;
+  if (x < 0.0) x = -x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+double Sinc(double x) {
+  if (x == 0.0) return 1.0;
+  x = x * M_PI;
+  return std::sin(x) / x;
+}
+
+double LanczosFilter(double x) { return -3.0 <= x && x < 3.0 ? Sinc(x) * Sinc(x / 3) : 0.0; }
+
+struct Filter {
+  double (*weight)(double);
+  double support;
+};
+
+Filter FilterOf(ResampleFilter f) {
+  switch (f) {
+    case ResampleFilter::kBox:
+      return {BoxFilter, 0.5};
+    case ResampleFilter::kBilinear:
+      return {BilinearFilter, 1.0};
+    case ResampleFilter::kHamming:
+      return {HammingFilter, 1.0};
+    case ResampleFilter::kBicubic:
+      return {BicubicFilter, 2.0};
+    case ResampleFilter::kLanczos:
+      return {LanczosFilter, 3.0};
+    case ResampleFilter::kNearest:
+      break;
+  }
+  return {nullptr, 0.0};
+}
+
+// Fractional bits of the 8-bit path's fixed-point weights (Pillow's PRECISION_BITS).
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+// Host tables for one pass: `taps` rows of `out` entries, row-major [taps, out].
+struct HostTaps {
+  int64_t taps = 0;
+  std::vector<int64_t> index;
+  std::vector<double> weight;
+};
+
+// Pillow's precompute_coeffs for the whole axis (box [0, in)). Taps past a pixel's last one get
+// weight 0 and repeat its last index, so every row can be gathered.
+HostTaps FilterTaps(const Filter& filter, int64_t in, int64_t out) {
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  const double filterscale = scale < 1.0 ? 1.0 : scale;
+  const double support = filter.support * filterscale;
+  HostTaps t;
+  t.taps = static_cast<int64_t>(std::ceil(support)) * 2 + 1;
+  t.index.assign(t.taps * out, 0);
+  t.weight.assign(t.taps * out, 0.0);
+  std::vector<double> k(t.taps);
+  for (int64_t xx = 0; xx < out; ++xx) {
+    const double center = (xx + 0.5) * scale;
+    const double ss = 1.0 / filterscale;
+    // C casts truncate toward zero, as Pillow's do.
+    int64_t xmin = static_cast<int>(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    int64_t xmax = static_cast<int>(center + support + 0.5);
+    if (xmax > in) xmax = in;
+    xmax -= xmin;
+    double ww = 0.0;
+    for (int64_t x = 0; x < xmax; ++x) {
+      k[x] = filter.weight((x + xmin - center + 0.5) * ss);
+      ww += k[x];
+    }
+    for (int64_t x = 0; x < t.taps; ++x) {
+      const bool used = x < xmax;
+      t.index[x * out + xx] = used ? xmin + x : xmin + (xmax > 0 ? xmax - 1 : 0);
+      t.weight[x * out + xx] = used ? (ww != 0.0 ? k[x] / ww : k[x]) : 0.0;
+    }
+  }
+  return t;
+}
+
+// Pillow's nearest-neighbour scaling (ImagingScaleAffine): one tap, the position accumulated.
+HostTaps NearestTaps(int64_t in, int64_t out) {
+  const double step = static_cast<double>(in) / static_cast<double>(out);
+  HostTaps t;
+  t.taps = 1;
+  double position = step * 0.5;
+  for (int64_t x = 0; x < out; ++x) {
+    const int64_t index = position < 0.0 ? -1 : static_cast<int>(position);
+    t.index.push_back(std::clamp<int64_t>(index, 0, in - 1));
+    position += step;
+  }
+  return t;
+}
+
+}  // namespace
+
+StatusOr<ResampleFilter> ParseResampleFilter(const std::string& name, const std::string& param) {
+  static const std::map<std::string, ResampleFilter> kNames = {
+      {"nearest", ResampleFilter::kNearest},   {"box", ResampleFilter::kBox},
+      {"bilinear", ResampleFilter::kBilinear}, {"hamming", ResampleFilter::kHamming},
+      {"bicubic", ResampleFilter::kBicubic},   {"lanczos", ResampleFilter::kLanczos}};
+  auto it = kNames.find(name);
+  if (it == kNames.end()) {
+    return InvalidArgument("params." + param + " must be one of nearest, box, bilinear, " +
+                           "hamming, bicubic, lanczos (Pillow's filters), not '" + name + "'");
+  }
+  return it->second;
+}
+
+std::shared_ptr<const Resampler::Taps> Resampler::TapsFor(int64_t in, int64_t out,
+                                                          c10::Device device) const {
+  const auto key =
+      std::make_tuple(in, out, static_cast<int>(device.type()), static_cast<int>(device.index()));
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+  }
+  const HostTaps host = filter_ == ResampleFilter::kNearest
+                            ? NearestTaps(in, out)
+                            : FilterTaps(FilterOf(filter_), in, out);
+  auto taps = std::make_shared<Taps>();
+  // Blocking copies: the tables are complete on the device before any stream reads them.
+  taps->index = at::tensor(host.index, at::kLong).view({host.taps, out}).to(device);
+  if (filter_ != ResampleFilter::kNearest) {
+    std::vector<int32_t> fixed(host.weight.size());
+    for (size_t i = 0; i < fixed.size(); ++i) {
+      const double w = host.weight[i] * (1 << kPrecisionBits);
+      fixed[i] = static_cast<int32_t>(w < 0 ? -0.5 + w : 0.5 + w);
+    }
+    taps->fixed_weights = at::tensor(fixed, at::kInt).view({host.taps, out}).to(device);
+    taps->weights = at::tensor(host.weight, at::kDouble).view({host.taps, out}).to(device);
+  }
+  std::lock_guard lock(mu_);
+  if (cache_.size() < kMaxCachedTaps) cache_.emplace(key, taps);
+  return taps;
+}
+
+at::Tensor Resampler::Pass(const at::Tensor& image, int64_t dim, int64_t out) const {
+  const int64_t in = image.size(dim);
+  if (in == out) return image;
+  const std::shared_ptr<const Taps> taps = TapsFor(in, out, image.device());
+  if (filter_ == ResampleFilter::kNearest) return image.index_select(dim, taps->index[0]);
+  // Weights broadcast along `dim`: [out] there, 1 elsewhere.
+  std::vector<int64_t> weight_shape(image.dim(), 1);
+  weight_shape[dim] = out;
+  const int64_t count = taps->index.size(0);
+  if (image.scalar_type() == at::kByte) {
+    std::vector<int64_t> sizes = image.sizes().vec();
+    sizes[dim] = out;
+    at::Tensor sum = at::full(sizes, 1 << (kPrecisionBits - 1), image.options().dtype(at::kInt));
+    for (int64_t j = 0; j < count; ++j) {
+      sum.add_(image.index_select(dim, taps->index[j]).to(at::kInt) *
+               taps->fixed_weights[j].view(weight_shape));
+    }
+    return at::bitwise_right_shift(sum, kPrecisionBits).clamp_(0, 255).to(at::kByte);
+  }
+  at::Tensor sum;
+  for (int64_t j = 0; j < count; ++j) {
+    at::Tensor term = image.index_select(dim, taps->index[j]).to(at::kDouble) *
+                      taps->weights[j].view(weight_shape);
+    sum = j == 0 ? term : sum.add_(term);
+  }
+  if (at::isIntegralType(image.scalar_type(), /*includeBool=*/false)) {
+    sum = at::where(sum >= 0, (sum + 0.5).floor(), (sum - 0.5).ceil());  // half away from zero
+  }
+  return sum.to(image.scalar_type());
+}
+
+at::Tensor Resampler::Resize(const at::Tensor& image, int64_t height_dim, int64_t height,
+                             int64_t width) const {
+  // Horizontal first, as Pillow does: the order decides where each pass rounds.
+  at::Tensor x = Pass(image, height_dim + 1, width);
+  return Pass(x, height_dim, height).contiguous();
+}
+
+}  // namespace tandem

@@ -1,0 +1,27 @@
+"""Resizes are Pillow's, bit for bit: image.resize_to in every mode on UINT8 (Pillow's L) and
+FP32 (Pillow's F) images, and image.preprocess against the PIL + ToTensor + Normalize handler,
+over random size pairs up and down, on the CPU. tests/gpu runs the same table on CUDA."""
+
+import pytest
+import tritonclient.http as httpclient
+
+from support.resampling import (MODES, PREPROCESS_CASES, check_preprocess, check_resize,
+                                size_pairs, start_resampling_server)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    server = start_resampling_server(tmp_path_factory.mktemp("resample"), "cpu")
+    yield httpclient.InferenceServerClient(f"127.0.0.1:{server.port}")
+    assert server.stop() == 0, "\n".join(server.log)
+
+
+@pytest.mark.parametrize("dtype", ["UINT8", "FP32"])
+@pytest.mark.parametrize("mode", list(MODES))
+def test_resize_to_equals_pillow(client, mode, dtype):
+    check_resize(client, mode, dtype, size_pairs(12, seed=len(mode)))
+
+
+@pytest.mark.parametrize("name", list(PREPROCESS_CASES))
+def test_preprocess_equals_the_pillow_handler(client, name):
+    check_preprocess(client, name, size_pairs(6, seed=3))

@@ -204,7 +204,8 @@ def start_toolkit(work: pathlib.Path, models: pathlib.Path, tuned: bool,
         shutil.copy(models / "segmenter.pt", model)
         shutil.copy(models / "matting.pt", model)
         for source in (CONTENDERS / "seed" / "inference.py", CONTENDERS / "steps.py",
-                       EXAMPLES / "remove_background" / "models.py"):
+                       EXAMPLES / "remove_background" / "models.py",
+                       EXAMPLES / "remove_background" / "handler.py"):
             shutil.copy(source, code)
     port = free_port()
     server = Server(
@@ -230,6 +231,7 @@ def start_torchserve(work: pathlib.Path, models: pathlib.Path) -> Server:
         "--model-name", "remove_background",
         "--handler", str(CONTENDERS / "torchserve" / "remove_background.py"),
         "--extra-files", ",".join(str(p) for p in (CONTENDERS / "steps.py",
+                                                   EXAMPLES / "remove_background" / "handler.py",
                                                    models / "segmenter.pt",
                                                    models / "matting.pt"))], check=True)
     subprocess.run(archiver + [

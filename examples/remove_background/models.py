@@ -3,8 +3,8 @@
 Segmenter: shaped like U²-Netp (the ~4.7 MB U²-Net variant): an encoder-decoder of residual
 U-blocks (RSU) with 6 stages, 3 classes (background, unsure, foreground), and side outputs
 d1..d6 upsampled to the input size and fused into d0. Matting: a small conv net that refines
-the trimap's unsure band into an alpha matte, taking the decoded image and the trimap as UINT8
-so the pipeline needs no float conversion step.
+the trimap's unsure band into an alpha matte, taking what the seed's matting net takes: the
+normalised image and the trimap (÷255) as one 4-channel input at the image's size.
 """
 
 from typing import List, Tuple
@@ -64,6 +64,10 @@ class Segmenter(nn.Module):
         self.decoder = nn.ModuleList([RSU(d, 128, 16, 64) for d in [4, 4, 5, 6, 7]])
         self.sides = nn.ModuleList([nn.Conv2d(64, classes, 3, padding=1) for _ in range(6)])
         self.fuse = nn.Conv2d(6 * classes, classes, 1)
+        # With random weights the fusion's bias alone decides the class everywhere; without it
+        # the classes follow the image, so even an untrained net gives a trimap with all three
+        # regions (background, unsure, foreground) for the pipeline to carry.
+        nn.init.zeros_(self.fuse.bias)
 
     def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
                                                     torch.Tensor, torch.Tensor, torch.Tensor,
@@ -90,18 +94,17 @@ class Segmenter(nn.Module):
 
 
 class Matting(nn.Module):
-    """RGB [H, W, 3] and trimap [1, H, W] (0 background, 128 unsure, 255 foreground), both UINT8,
-    to an alpha matte [1, 1, H, W] in [0, 1]: the net predicts alpha in the unsure band; the
-    trimap decides elsewhere."""
+    """[1, 4, H, W]: the normalised RGB image and the trimap in [0, 1] (0 background, 128/255
+    unsure, 1 foreground), to an alpha matte [1, 1, H, W] in [0, 1]: the net predicts alpha in
+    the unsure band; the trimap decides elsewhere."""
 
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(ConvBnRelu(4, 16), ConvBnRelu(16, 16, dilation=2),
                                  ConvBnRelu(16, 16), nn.Conv2d(16, 1, 3, padding=1))
 
-    def forward(self, rgb: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
-        x = rgb.permute(2, 0, 1).unsqueeze(0).float() / 255.0
-        t = trimap.unsqueeze(0).float() / 255.0
-        predicted = torch.sigmoid(self.net(torch.cat([x, t], dim=1)))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x[:, 3:4]
+        predicted = torch.sigmoid(self.net(x))
         alpha = torch.where(t > 0.99, torch.ones_like(t), predicted)
         return torch.where(t < 0.01, torch.zeros_like(t), alpha)

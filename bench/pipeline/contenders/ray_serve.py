@@ -43,9 +43,9 @@ class Matting:
         torch.set_num_threads(threads)
         self.model = torch.jit.load(path)
 
-    def __call__(self, rgb, trimap: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            return self.model(torch.from_numpy(rgb), trimap)
+            return self.model(x)
 
 
 @serve.deployment(**REPLICA)
@@ -55,10 +55,9 @@ class RemoveBackground:
         self.segmenter, self.matting = segmenter, matting
 
     async def __call__(self, request: Request) -> Response:
-        rgb = steps.decode(await request.body())
-        logits = await self.segmenter.remote(steps.preprocess([rgb]))
-        trimap = steps.trimaps(logits, [rgb.shape[:2]])[0]
-        alpha = await self.matting.remote(rgb, trimap)
+        image = steps.decode(await request.body())
+        logits = await self.segmenter.remote(steps.preprocess([image]))
+        alpha = await self.matting.remote(steps.matting_inputs(logits, [image])[0])
         return Response(steps.encode_png(alpha), media_type="image/png")
 
 

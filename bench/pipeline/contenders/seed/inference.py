@@ -1,19 +1,16 @@
 """The seed approach: the SageMaker PyTorch inference toolkit's four functions, written the way
-the team runs remove_background today: eager PyTorch modules (on the GPU when there is one),
-PIL decode, NumPy between the models, one request at a time. The toolkit copies this folder in
+the team runs remove_background today (the example's handler.py: PIL and torchvision): eager
+PyTorch modules (on the GPU when there is one), PIL between the models, one request at a time. The toolkit copies this folder in
 as `code/` beside the weights.
 """
 
-import io
 import os
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
+import handler
 from models import Matting, Segmenter
-from steps import MEAN, SIZE, STD
+from steps import SIZE
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -29,26 +26,16 @@ def model_fn(model_dir):
 def input_fn(request_body, content_type):
     if content_type not in ("image/jpeg", "image/png"):
         raise ValueError(f"unsupported content type {content_type}")
-    return np.array(Image.open(io.BytesIO(request_body)).convert("RGB"))
+    return handler.decode(request_body)
 
 
-def predict_fn(rgb, models):
+def predict_fn(image, models):
     segmenter, matting = models
-    x = torch.from_numpy(rgb).to(DEVICE).permute(2, 0, 1).unsqueeze(0).float() / 255
-    x = (F.interpolate(x, size=(SIZE, SIZE), mode="bilinear", align_corners=False)
-         - MEAN.to(DEVICE)) / STD.to(DEVICE)
     with torch.no_grad():
-        logits = segmenter(x)[0]
-        labels = logits.cpu().numpy().argmax(axis=1)[0]
-        trimap = np.array([0, 128, 255], dtype=np.uint8)[labels]
-        trimap = np.array(Image.fromarray(trimap).resize((rgb.shape[1], rgb.shape[0]),
-                                                         Image.NEAREST))
-        alpha = matting(torch.from_numpy(rgb).to(DEVICE),
-                        torch.from_numpy(trimap).unsqueeze(0).to(DEVICE))
-    return alpha[0, 0].cpu().numpy()
+        logits = segmenter(handler.segmenter_input(image, SIZE).to(DEVICE))[0]
+        trimap = handler.trimap(logits.cpu(), image.size)
+        return matting(handler.matting_input(image, trimap).to(DEVICE)).cpu()
 
 
 def output_fn(alpha, accept):
-    png = io.BytesIO()
-    Image.fromarray((np.clip(alpha, 0, 1) * 255).astype(np.uint8)).save(png, "PNG")
-    return png.getvalue()
+    return handler.encode_png(alpha)

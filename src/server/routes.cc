@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include "metrics/prometheus_text.h"
 #include "server/http_status.h"
@@ -56,6 +57,18 @@ std::vector<std::string> PathParts(std::string_view target) {
   return parts;
 }
 
+// The non-empty items of a comma-separated header value ("image/png, */*;q=0.8").
+std::vector<std::string_view> SplitList(std::string_view value) {
+  std::vector<std::string_view> items;
+  while (!value.empty()) {
+    const size_t comma = std::min(value.find(','), value.size());
+    std::string_view item = value.substr(0, comma);
+    if (item.find_first_not_of(' ') != std::string_view::npos) items.push_back(item);
+    value.remove_prefix(std::min(comma + 1, value.size()));
+  }
+  return items;
+}
+
 // The media type of a Content-Type or Accept value, without parameters, lower-cased.
 std::string MediaType(std::string_view value) {
   value = value.substr(0, value.find(';'));
@@ -88,6 +101,29 @@ HttpResponse EncodeV2(const InferResponse& response, const OutputEncoding& encod
     r.headers.emplace_back("Inference-Header-Content-Length", std::to_string(*encoded.json_length));
   }
   return r;
+}
+
+// The PNG file a response holds as its only output (one BYTES element), or nullptr: what a
+// pipeline ending in image.encode_png answers.
+// The view points into the response's tensor.
+std::optional<std::string_view> SoleImage(const InferResponse& response) {
+  if (response.outputs.size() != 1 || response.outputs[0].tensor.dtype() != DataType::kBytes) {
+    return std::nullopt;
+  }
+  const std::vector<std::string_view> elements = response.outputs[0].tensor.Strings();
+  if (elements.size() != 1 ||
+      elements[0].substr(0, 8) != std::string_view("\x89PNG\r\n\x1a\n", 8)) {
+    return std::nullopt;
+  }
+  return elements[0];
+}
+
+// The content type SageMaker clients send for an image, by its canonical name: image/jpg and
+// image/x-png are common spellings of image/jpeg and image/png.
+std::string CanonicalImageType(std::string type) {
+  if (type == "image/jpg" || type == "image/pjpeg") return "image/jpeg";
+  if (type == "image/x-png") return std::string(kPng);
+  return type;
 }
 
 // The first BYTES output's first element, as an image/png body.
@@ -302,21 +338,33 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
     return exchange->Reply(StatusResponse(name));
   }
 
-  const std::string accept = MediaType(request.Header("Accept"));
-  ResponseFormat format;
-  if (accept.empty() || accept == "*/*" || accept == kJson || accept == "application/*") {
-    format = ResponseFormat::kV2;
-  } else if (accept == kNpy) {
-    format = ResponseFormat::kNpy;
-  } else if (accept == kPng) {
-    format = ResponseFormat::kPng;
-  } else {
+  // Accept may list several types (with q-values, ignored): the first one Tandem can answer.
+  std::optional<ResponseFormat> format;
+  const std::string_view accept_header = request.Header("Accept");
+  for (std::string_view item : SplitList(accept_header)) {
+    const std::string type = MediaType(item);
+    if (type == "*/*") {
+      format = ResponseFormat::kImage;
+    } else if (type == kJson || type == "application/*") {
+      format = ResponseFormat::kV2;
+    } else if (type == kNpy) {
+      format = ResponseFormat::kNpy;
+    } else if (type == kPng) {
+      format = ResponseFormat::kPng;
+    } else if (type == "image/*") {
+      format = ResponseFormat::kImageOnly;
+    }
+    if (format) break;
+  }
+  if (SplitList(accept_header).empty()) format = ResponseFormat::kImage;  // no Accept
+  if (!format) {
     return exchange->Reply(ErrorResponse(
-        406, "Accept '" + std::string(request.Header("Accept")) +
-                 "' is not supported; use application/json, application/x-npy or image/png"));
+        406, "Accept '" + std::string(accept_header) +
+                 "' is not supported; use application/json, application/x-npy, image/png, "
+                 "image/* or */*"));
   }
 
-  const std::string content_type = MediaType(request.Header("Content-Type"));
+  const std::string content_type = CanonicalImageType(MediaType(request.Header("Content-Type")));
   DecodedRequest decoded;
   if (content_type.empty() || content_type == kJson) {
     auto json_length = JsonLength(request);
@@ -352,11 +400,11 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
   } else {
     return exchange->Reply(ErrorResponse(
         415, "Content-Type '" + std::string(request.Header("Content-Type")) +
-                 "' is not supported; use application/json, application/x-npy, image/jpeg or "
-                 "image/png"));
+                 "' is not supported; use application/json, application/x-npy, image/jpeg "
+                 "(image/jpg) or image/png (image/x-png)"));
   }
   decoded.request.model = model;
-  RunInfer(std::move(exchange), std::move(decoded.request), std::move(decoded.encoding), format);
+  RunInfer(std::move(exchange), std::move(decoded.request), std::move(decoded.encoding), *format);
 }
 
 void Routes::RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest request,
@@ -382,6 +430,19 @@ void Routes::RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest reque
         response = EncodeNpyResponse(*result);
       } else if (format == ResponseFormat::kPng) {
         response = EncodePngResponse(*result);
+      } else if (format == ResponseFormat::kImage || format == ResponseFormat::kImageOnly) {
+        if (std::optional<std::string_view> image = SoleImage(*result)) {
+          response.content_type = std::string(kPng);
+          response.body = std::string(*image);
+        } else if (format == ResponseFormat::kImageOnly) {
+          response = ErrorResponse(406,
+                                   "Accept: image/* needs a model whose only output is an "
+                                   "image, and model '" +
+                                       result->model +
+                                       "' returns other outputs; ask for application/json");
+        } else {
+          response = EncodeV2(*result, encoding);
+        }
       } else {
         response = EncodeV2(*result, encoding);
       }

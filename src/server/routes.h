@@ -30,7 +30,9 @@ class Routes {
   void Handle(std::shared_ptr<HttpExchange> exchange);
 
  private:
-  enum class ResponseFormat { kV2, kNpy, kPng };
+  // kImage: the response's image when its only output is one (else v2, or a 406 when the client
+  // accepts images only: kImageOnly).
+  enum class ResponseFormat { kV2, kNpy, kPng, kImage, kImageOnly };
 
   void Ping(HttpExchange& exchange);
   HttpResponse Ready(bool ready) const;

@@ -31,12 +31,24 @@ steps:
 """
 
 
+# A pipeline whose only output is an image.
+REENCODE = """\
+inputs: [{name: image_bytes, datatype: BYTES, shape: [1]}]
+outputs: [{name: png, datatype: BYTES, shape: [1]}]
+steps:
+  - {name: decode, op: image.decode, inputs: {bytes: image_bytes}, outputs: {image: rgb}}
+  - {name: encode, op: image.encode_png, inputs: {image: rgb}, outputs: {png: png}}
+"""
+
+
 @pytest.fixture(scope="module")
 def image_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("image_repo")
     (root / "images").mkdir()
     (root / "images" / "pipeline.yaml").write_text(PIPELINE)
-    s = start_server(root)
+    (root / "reencode").mkdir()
+    (root / "reencode" / "pipeline.yaml").write_text(REENCODE)
+    s = start_server(root, "--default-model", "images")
     yield s
     assert s.stop() == 0, "\n".join(s.log)
 
@@ -134,3 +146,61 @@ def test_bad_images_are_400s(image_server):
     r = image_server.post("/invocations", picture(10, 10, "PNG"),
                           headers={"Content-Type": "image/gif"})
     assert r.status == 415
+
+
+@pytest.mark.parametrize("content_type", ["image/jpg", "image/JPEG", "image/pjpeg"])
+def test_jpeg_spellings_are_accepted(image_server, content_type):
+    r = image_server.post("/invocations", picture(9, 7, "JPEG"),
+                          headers={"Content-Type": content_type, "Accept": "image/png",
+                                   "X-Amzn-SageMaker-Target-Model": "reencode"})
+    assert r.status == 200, r.body
+    assert np.asarray(Image.open(io.BytesIO(r.body))).shape == (7, 9, 3)
+
+
+def test_x_png_is_png(image_server):
+    encoded = picture(9, 7, "PNG")
+    r = image_server.post("/invocations", encoded,
+                          headers={"Content-Type": "image/x-png", "Accept": "image/png",
+                                   "X-Amzn-SageMaker-Target-Model": "reencode"})
+    assert r.status == 200, r.body
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.body))),
+                          np.asarray(Image.open(io.BytesIO(encoded))))
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "image/*", "text/html, image/*;q=0.9",
+                                    "image/png"])
+def test_an_image_pipeline_answers_its_image(image_server, accept):
+    headers = {"Content-Type": "image/png", "X-Amzn-SageMaker-Target-Model": "reencode"}
+    if accept is not None:
+        headers["Accept"] = accept
+    encoded = picture(11, 5, "PNG")
+    r = image_server.post("/invocations", encoded, headers=headers)
+    assert r.status == 200, r.body
+    assert r.headers["content-type"] == "image/png"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.body))),
+                          np.asarray(Image.open(io.BytesIO(encoded))))
+
+
+def test_other_outputs_keep_v2_unless_only_images_are_accepted(image_server):
+    encoded = picture(11, 5, "PNG")
+    # Several outputs: no Accept answers v2 (JSON and binary), image/* cannot be met.
+    r = image_server.post("/invocations", encoded, headers={"Content-Type": "image/png"})
+    assert r.status == 200 and "inference-header-content-length" in r.headers
+    r = image_server.post("/invocations", encoded,
+                          headers={"Content-Type": "image/png", "Accept": "image/*"})
+    assert r.status == 406 and "only output is an image" in r.json()["error"]
+    r = image_server.post("/invocations", encoded,
+                          headers={"Content-Type": "image/png", "Accept": "text/html"})
+    assert r.status == 406 and "text/html" in r.json()["error"]
+
+
+def test_truncated_jpeg_is_a_400_naming_the_op(image_server):
+    whole = picture(64, 48, "JPEG")
+    with pytest.raises(OSError):  # Pillow refuses it too
+        Image.open(io.BytesIO(whole[: len(whole) // 2])).load()
+    r = image_server.post("/invocations", whole[: len(whole) // 2],
+                          headers={"Content-Type": "image/jpeg",
+                                   "X-Amzn-SageMaker-Target-Model": "reencode"})
+    assert r.status == 400, r.body
+    error = r.json()["error"]
+    assert "image.decode" in error and "truncated JPEG" in error, error

@@ -34,9 +34,17 @@ StatusOr<DecodedImage> DecodeJpeg(std::string_view bytes, int64_t max_pixels) {
   }
   DecodedImage image{height, width, std::vector<uint8_t>(size_t(width) * height * 3)};
   if (tjDecompress2(handle.get(), data, bytes.size(), image.rgb.data(), width, 0, height, TJPF_RGB,
-                    TJFLAG_ACCURATEDCT) != 0 &&
-      tjGetErrorCode(handle.get()) == TJERR_FATAL) {
-    return InvalidArgument(std::string("corrupt JPEG image: ") + tjGetErrorStr2(handle.get()));
+                    TJFLAG_ACCURATEDCT) != 0) {
+    const std::string message = tjGetErrorStr2(handle.get());
+    if (tjGetErrorCode(handle.get()) == TJERR_FATAL) {
+      return InvalidArgument("corrupt JPEG image: " + message);
+    }
+    // libjpeg fills what a truncated file lacks with grey and only warns; Pillow refuses such a
+    // file ("image file is truncated"), and so does Tandem. Other warnings (extraneous bytes
+    // before a marker, say) leave every pixel decoded, as Pillow accepts them.
+    if (message.find("Premature end") != std::string::npos) {
+      return InvalidArgument("truncated JPEG image: " + message);
+    }
   }
   return image;
 }

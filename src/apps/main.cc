@@ -52,8 +52,10 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
-// Loads every version of every model whose backend reads a file, on the CPU, so that a model
-// file that cannot load is found here and not at serving time. Adds what fails to `scan`.
+// Loads every version of every model whose backend reads a file, on the CPU, and warms it up as
+// the server will (or with one batch of one where the config asks for no warm-up), so that a
+// model file that cannot load, or whose outputs differ from its model.yaml, is found here and
+// not at serving time. Adds what fails to `scan`.
 void CheckModelFilesLoad(RepositoryScan& scan) {
   auto cpu_only = DeviceSet::Create(/*cuda_count=*/0, {});
   if (!cpu_only.ok()) return;
@@ -64,7 +66,16 @@ void CheckModelFilesLoad(RepositoryScan& scan) {
     for (int64_t v : m.versions) {
       const std::filesystem::path dir = m.dir / std::to_string(v);
       auto instance = (*backend)->CreateInstance(m.config, dir, Device::Cpu());
-      if (!instance.ok()) scan.problems.Add(dir.string(), "", instance.status().message());
+      if (!instance.ok()) {
+        scan.problems.Add(dir.string(), "", instance.status().message());
+        continue;
+      }
+      const std::vector<int64_t> batches = m.config.warmup_batch_sizes.empty()
+                                               ? std::vector<int64_t>{1}
+                                               : m.config.warmup_batch_sizes;
+      if (Status warm = WarmUp(m.config, **instance, batches); !warm.ok()) {
+        scan.problems.Add(dir.string(), "", warm.message());
+      }
     }
   }
 }

@@ -45,4 +45,11 @@ StatusOr<std::unique_ptr<Backend>> CreateBackend(const std::string& name, const 
 // The kind of device a backend accelerates on: kSim for sim, kCuda for the others.
 Device::Kind AcceleratorOf(const std::string& backend);
 
+// Runs `instance` once for each of `batch_sizes` on zero-filled inputs (shaped as warmup.shapes
+// says), on a stream of its own: what the server does before an instance takes traffic, and
+// what `tandem check` does to find a model whose outputs differ from its config. The error
+// names the batch size and device.
+Status WarmUp(const ModelConfig& config, Instance& instance,
+              const std::vector<int64_t>& batch_sizes);
+
 }  // namespace tandem

@@ -45,6 +45,44 @@ std::string BackendArtifact(std::string_view backend) {
 
 namespace {
 
+// warmup.shapes: input name -> its shape with every -1 given a size, fixed sizes as declared.
+std::map<std::string, Shape> ParseWarmupShapes(const YamlFields& fields, const YAML::Node& node,
+                                               const std::vector<TensorConfig>& inputs) {
+  std::map<std::string, Shape> shapes;
+  if (!node) return shapes;
+  if (!node.IsMap()) {
+    fields.Problem("warmup.shapes", "must map input names to shapes, e.g. {rgb: [479, 641, 3]}");
+    return shapes;
+  }
+  for (const auto& kv : node) {
+    const std::string name = kv.first.Scalar();
+    const std::string at = "warmup.shapes." + name;
+    const TensorConfig* input = nullptr;
+    for (const TensorConfig& t : inputs) input = t.name == name ? &t : input;
+    if (input == nullptr) {
+      fields.Problem(at, "names no input of this model");
+      continue;
+    }
+    YAML::Node holder;
+    holder["shape"] = kv.second;
+    std::optional<Shape> shape = fields.RequiredShape(holder, at);
+    if (!shape) continue;
+    bool fits = shape->rank() == input->shape.rank();
+    for (size_t i = 0; fits && i < shape->rank(); ++i) {
+      fits =
+          (*shape)[i] >= 1 && (input->shape[i] == Shape::kAnyDim || input->shape[i] == (*shape)[i]);
+    }
+    if (!fits) {
+      fields.Problem(at, shape->ToString() + " does not fit input '" + name + "' " +
+                             input->shape.ToString() +
+                             " (same rank, the fixed sizes, a size of at least 1 for each -1)");
+      continue;
+    }
+    shapes.emplace(name, *shape);
+  }
+  return shapes;
+}
+
 std::optional<DynamicBatchingConfig> ParseDynamicBatching(const YamlFields& fields,
                                                           const YAML::Node& node,
                                                           int64_t max_batch_size) {
@@ -200,11 +238,16 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
 
   if (const YAML::Node warmup = root["warmup"]) {
     if (warmup.IsMap()) {
-      fields.CheckKeys(warmup, "warmup", {"batch_sizes"});
+      fields.CheckKeys(warmup, "warmup", {"batch_sizes", "shapes"});
       config.warmup_batch_sizes = fields.OptionalIntList(
           warmup, "warmup", "batch_sizes", 1, std::max<int64_t>(1, config.max_batch_size));
+      config.warmup_shapes = ParseWarmupShapes(fields, warmup["shapes"], config.inputs);
+      // Shapes alone ask for a warm-up: one batch of one.
+      if (config.warmup_batch_sizes.empty() && !config.warmup_shapes.empty()) {
+        config.warmup_batch_sizes = {1};
+      }
     } else {
-      fields.Problem("warmup", "must be a map {batch_sizes: [...]}");
+      fields.Problem("warmup", "must be a map {batch_sizes: [...], shapes: {input: [...]}}");
     }
   }
   if (const YAML::Node params = root["parameters"]) {

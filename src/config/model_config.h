@@ -40,6 +40,9 @@ struct ModelConfig {
   std::optional<DynamicBatchingConfig> dynamic_batching;
   std::vector<InstanceGroupConfig> instances;  // never empty after parsing: default {auto, 1}
   std::vector<int64_t> warmup_batch_sizes;
+  // The sizes warm-up gives an input's -1 dimensions (its whole shape, batch dimension
+  // excluded, as `warmup.shapes` writes it); an input not named here warms up with 1 for each.
+  std::map<std::string, Shape> warmup_shapes;
   // Instances on CUDA devices replay a captured CUDA graph per batch size instead of launching
   // the model's kernels one by one. REQUIRES (validated): torchscript, no -1 in input shapes.
   bool cuda_graphs = false;

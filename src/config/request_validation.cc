@@ -82,7 +82,9 @@ StatusOr<std::vector<Tensor>> MakeWarmupInputs(const ModelConfig& config, int64_
   for (const TensorConfig& spec : config.inputs) {
     std::vector<int64_t> dims;
     if (config.batched()) dims.push_back(batch);
-    for (int64_t d : spec.shape.dims()) dims.push_back(d == Shape::kAnyDim ? 1 : d);
+    auto given = config.warmup_shapes.find(spec.name);
+    const Shape& shape_in = given == config.warmup_shapes.end() ? spec.shape : given->second;
+    for (int64_t d : shape_in.dims()) dims.push_back(d == Shape::kAnyDim ? 1 : d);
     Shape shape(std::move(dims));
     if (spec.dtype == DataType::kBytes) {
       ASSIGN_OR_RETURN(int64_t count, shape.NumElements());

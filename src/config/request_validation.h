@@ -19,7 +19,8 @@ struct ValidatedRequest {
 // requested output known.
 StatusOr<ValidatedRequest> ValidateRequest(const ModelConfig& config, const InferRequest& request);
 
-// Zero-filled inputs of `batch` items (dimensions of any size become 1), for warm-up.
+// Zero-filled inputs of `batch` items, for warm-up: a -1 dimension takes its size from
+// warmup.shapes, else 1.
 StatusOr<std::vector<Tensor>> MakeWarmupInputs(const ModelConfig& config, int64_t batch);
 
 }  // namespace tandem

@@ -5,7 +5,6 @@
 #include "backend/backend.h"
 #include "backend/ops/op.h"
 #include "config/request_validation.h"
-#include "device/device_stream.h"
 #include "device/device_tensors.h"
 #include "pipeline/pipeline_executor.h"
 #include "pipeline/pipeline_validation.h"
@@ -147,7 +146,9 @@ Status Engine::LoadPipeline(Model& pipeline) {
     Model& model = *models_.at(step.model);
     Version& version = *model.versions.rbegin()->second;
     if (version.state != ModelState::kReady) {
-      return Unavailable("step '" + step.name + "': model '" + step.model + "' is not ready");
+      std::lock_guard lock(version.reason_mu);
+      return Unavailable("step '" + step.name + "': model '" + step.model + "' is not ready" +
+                         (version.reason.empty() ? "" : ": " + version.reason));
     }
     pipeline.step_stats.push_back(std::make_unique<ModelStats>());
     StepModel target{&model.config, &version.queue, {}, pipeline.step_stats.back().get()};
@@ -226,18 +227,9 @@ Status Engine::LoadVersion(const ModelConfig& config, Version& version) {
     }
   }
   // Warm-up runs before the instance takes traffic, so the first requests do not pay for
-  // lazy initialisation (kernel selection, allocator growth, CUDA graph capture). It runs on a
-  // stream of its own, like a worker: the default stream cannot be captured.
+  // lazy initialisation (kernel selection, allocator growth, CUDA graph capture).
   for (auto& instance : instances) {
-    DeviceStream stream(instance->device());
-    for (int64_t batch : config.warmup_batch_sizes) {
-      ASSIGN_OR_RETURN(std::vector<Tensor> inputs, MakeWarmupInputs(config, batch));
-      const Status status = stream.Run([&] { return instance->Execute(inputs).status(); });
-      if (!status.ok()) {
-        return status.WithContext("warm-up with batch size " + std::to_string(batch) + " on " +
-                                  instance->device().ToString());
-      }
-    }
+    RETURN_IF_ERROR(WarmUp(config, *instance, config.warmup_batch_sizes));
   }
   for (size_t i = 0; i < instances.size(); ++i) {
     std::string worker_name = config.name + "/" + std::to_string(version.number) + "/" +
@@ -295,9 +287,14 @@ void Engine::Infer(InferRequest request, InferCallback done) {
     done(status);
   };
   if (version.state != ModelState::kReady) {
-    return refuse(Unavailable("model '" + request.model + "' version " +
-                              std::to_string(version.number) + " is " +
-                              std::string(ModelStateName(version.state))));
+    std::string reason;
+    {
+      std::lock_guard lock(version.reason_mu);
+      reason = version.reason;
+    }
+    return refuse(Unavailable(
+        "model '" + request.model + "' version " + std::to_string(version.number) + " is " +
+        std::string(ModelStateName(version.state)) + (reason.empty() ? "" : ": " + reason)));
   }
   auto validated = ValidateRequest(config, request);
   if (!validated.ok()) return refuse(validated.status());

@@ -189,6 +189,36 @@ cuda_graphs: yes please
                        "cuda_graphs: must be true or false"));
 }
 
+TEST(ModelConfigTest, WarmUpShapesGiveFlexibleDimensionsTheirSizes) {
+  ConfigProblems problems;
+  ModelConfig c = Parse(R"(
+backend: torchscript
+max_batch_size: 0
+inputs: [{name: rgb, datatype: UINT8, shape: [-1, -1, 3]}, {name: t, datatype: FP32, shape: [-1]}]
+outputs: [{name: y, datatype: FP32, shape: [1]}]
+warmup: {shapes: {rgb: [479, 641, 3]}}
+)",
+                        problems);
+  ASSERT_TRUE(problems.empty()) << problems.ToStatus().message();
+  EXPECT_EQ(c.warmup_shapes.at("rgb"), Shape({479, 641, 3}));
+  EXPECT_EQ(c.warmup_batch_sizes, std::vector<int64_t>{1});  // shapes alone ask for a warm-up
+
+  ConfigProblems bad;
+  Parse(R"(
+backend: torchscript
+max_batch_size: 0
+inputs: [{name: rgb, datatype: UINT8, shape: [-1, -1, 3]}]
+outputs: [{name: y, datatype: FP32, shape: [1]}]
+warmup: {shapes: {rgb: [479, 641, 4], mask: [1], }}
+)",
+        bad);
+  const std::string all = bad.ToStatus().message();
+  EXPECT_NE(all.find("warmup.shapes.rgb: [479, 641, 4] does not fit input 'rgb' [-1, -1, 3]"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("warmup.shapes.mask: names no input of this model"), std::string::npos) << all;
+}
+
 TEST(ModelConfigTest, BadDeviceInAListIsNamed) {
   auto problems = ProblemsOf(R"(
 backend: torchscript

@@ -165,12 +165,13 @@ class TorchScriptInstance final : public Instance {
   }
 
   // Maps the forward() result to the config's outputs: a tensor is the single output, a tuple
-  // or list maps by position, a dict with string keys maps by output name.
+  // or list maps by position (a config may declare only the first k of its items), a dict with
+  // string keys maps by output name (any subset).
   StatusOr<std::vector<at::Tensor>> SplitOutputs(const c10::IValue& result) const {
     const size_t expected = config_.outputs.size();
     std::vector<at::Tensor> out;
     auto count_error = [&](size_t got) {
-      return Internal("returned " + std::to_string(got) + " outputs but model.yaml declares " +
+      return Internal("returned " + std::to_string(got) + " output(s) but model.yaml declares " +
                       std::to_string(expected));
     };
     auto take = [&](const c10::IValue& v, const std::string& where) -> Status {
@@ -184,8 +185,8 @@ class TorchScriptInstance final : public Instance {
     } else if (result.isTuple() || result.isList()) {
       std::vector<c10::IValue> items =
           result.isTuple() ? result.toTupleRef().elements().vec() : result.toList().vec();
-      if (items.size() != expected) return count_error(items.size());
-      for (size_t i = 0; i < items.size(); ++i) {
+      if (items.size() < expected) return count_error(items.size());
+      for (size_t i = 0; i < expected; ++i) {
         RETURN_IF_ERROR(take(items[i], "output " + std::to_string(i)));
       }
     } else if (result.isGenericDict()) {

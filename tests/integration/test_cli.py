@@ -15,8 +15,17 @@ def test_version():
     assert r.returncode == 0 and r.stdout.startswith("tandem ")
 
 
-def test_check_accepts_a_valid_repository(repository):
+def test_check_accepts_a_valid_repository(repository, tmp_path):
+    # The shared test repository holds wrong_dtype on purpose (it returns FP64 where its
+    # model.yaml says FP32, to test the serving-time 500); check runs every model and names it.
     r = run("check", str(repository))
+    assert r.returncode == 1
+    assert r.stdout.splitlines() == [
+        f"{repository}/wrong_dtype/1: warm-up with batch size 1 on cpu: output 'y' is FP64 but "
+        "model.yaml declares FP32", f"1 problem(s) found in {repository}"]
+    valid = tmp_path / "valid"
+    shutil.copytree(repository, valid, ignore=shutil.ignore_patterns("wrong_dtype"))
+    r = run("check", str(valid))
     assert r.returncode == 0, r.stdout
     assert "classifier: torchscript, versions 1" in r.stdout
     assert "versioned: torchscript, versions 1 2" in r.stdout

@@ -5,8 +5,8 @@ over random size pairs up and down, on the CPU. tests/gpu runs the same table on
 import pytest
 import tritonclient.http as httpclient
 
-from support.resampling import (MODES, PREPROCESS_CASES, check_preprocess, check_resize,
-                                size_pairs, start_resampling_server)
+from support.resampling import (LARGE_SHRINK, MODES, PREPROCESS_CASES, check_preprocess,
+                                check_resize, size_pairs, start_resampling_server)
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +20,11 @@ def client(tmp_path_factory):
 @pytest.mark.parametrize("mode", list(MODES))
 def test_resize_to_equals_pillow(client, mode, dtype):
     check_resize(client, mode, dtype, size_pairs(12, seed=len(mode)))
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "lanczos"])
+def test_a_large_shrink_equals_pillow(client, mode):
+    check_resize(client, mode, "UINT8", LARGE_SHRINK)
 
 
 @pytest.mark.parametrize("name", list(PREPROCESS_CASES))

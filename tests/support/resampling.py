@@ -24,6 +24,10 @@ FIXED_SIZES = [((1, 1), (5, 3)), ((64, 48), (32, 24)), ((7, 13), (7, 26)), ((13,
                ((300, 200), (3, 2)), ((2, 3), (1, 1)), ((479, 641), (320, 320))]
 
 
+# A shrink whose taps are too many to gather at once (the 8-bit pass then sums tap by tap).
+LARGE_SHRINK = [((1500, 2200), (15, 22))]
+
+
 def size_pairs(count: int, seed: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     rng = np.random.default_rng(seed)
     random = [((int(a), int(b)), (int(c), int(d)))

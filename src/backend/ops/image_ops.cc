@@ -84,7 +84,8 @@ class Preprocess final : public OpKernel {
       at::Tensor x = in[0];
       if (size_) x = resampler_.Resize(x, /*height_dim=*/0, size_->first, size_->second);
       if (bgr_) x = x.flip({2});
-      x = x.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255);
+      // CHW in uint8 first: the float math then runs over contiguous memory.
+      x = x.permute({2, 0, 1}).contiguous().unsqueeze(0).to(at::kFloat).div(255);
       auto options = x.options();
       at::Tensor mean = at::tensor(std::vector<float>(mean_.begin(), mean_.end()), options);
       at::Tensor std = at::tensor(std::vector<float>(std_.begin(), std_.end()), options);

@@ -40,7 +40,11 @@ class Argmax final : public OpKernel {
   StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs,
                                     Device device) const override {
     return WithTorch(inputs, device, [&](const std::vector<at::Tensor>& in) {
-      return std::vector<at::Tensor>{in[0].argmax(dim_, keepdim_)};
+      // ATen reduces a strided inner dimension slowly (14 ms for [1, 3, 320, 320] logits on a
+      // CPU core, 1 ms this way): move the dimension last and reduce over contiguous memory.
+      const int64_t dim = dim_ < 0 ? dim_ + in[0].dim() : dim_;
+      at::Tensor indices = in[0].movedim(dim, -1).contiguous().argmax(-1);
+      return std::vector<at::Tensor>{keepdim_ ? indices.unsqueeze(dim) : indices};
     });
   }
 

@@ -175,15 +175,33 @@ at::Tensor Resampler::Pass(const at::Tensor& image, int64_t dim, int64_t out) co
   weight_shape[dim] = out;
   const int64_t count = taps->index.size(0);
   if (image.scalar_type() == at::kByte) {
+    // Integer sums are exact in any order, so all taps are gathered and summed at once (a few
+    // large ops instead of four per tap), unless that would hold too many gathered values.
     std::vector<int64_t> sizes = image.sizes().vec();
     sizes[dim] = out;
-    at::Tensor sum = at::full(sizes, 1 << (kPrecisionBits - 1), image.options().dtype(at::kInt));
-    for (int64_t j = 0; j < count; ++j) {
-      sum.add_(image.index_select(dim, taps->index[j]).to(at::kInt) *
-               taps->fixed_weights[j].view(weight_shape));
+    const int64_t outputs = c10::multiply_integers(sizes);
+    at::Tensor sum;
+    if (count * outputs <= kMaxGathered) {
+      std::vector<int64_t> split = image.sizes().vec();
+      split[dim] = out;
+      split.insert(split.begin() + dim, count);
+      std::vector<int64_t> weights_split(image.dim() + 1, 1);
+      weights_split[dim] = count;
+      weights_split[dim + 1] = out;
+      at::Tensor taps_of_all =
+          image.index_select(dim, taps->index.flatten()).view(split).to(at::kInt);
+      sum = taps_of_all.mul_(taps->fixed_weights.view(weights_split)).sum(dim, false, at::kInt);
+      sum.add_(1 << (kPrecisionBits - 1));
+    } else {
+      sum = at::full(sizes, 1 << (kPrecisionBits - 1), image.options().dtype(at::kInt));
+      for (int64_t j = 0; j < count; ++j) {
+        sum.add_(image.index_select(dim, taps->index[j]).to(at::kInt) *
+                 taps->fixed_weights[j].view(weight_shape));
+      }
     }
     return at::bitwise_right_shift(sum, kPrecisionBits).clamp_(0, 255).to(at::kByte);
   }
+  // Double sums round at each step: taken one tap at a time, in Pillow's order.
   at::Tensor sum;
   for (int64_t j = 0; j < count; ++j) {
     at::Tensor term = image.index_select(dim, taps->index[j]).to(at::kDouble) *

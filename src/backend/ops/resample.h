@@ -65,6 +65,8 @@ class Resampler {
   // a stream of odd sizes cannot grow memory, and a cached tensor is never freed while a
   // worker on another stream may still read it.
   static constexpr size_t kMaxCachedTaps = 256;
+  // Gathered tap values (taps × output values) an 8-bit pass holds at once, at most.
+  static constexpr int64_t kMaxGathered = int64_t{1} << 24;
 
   const ResampleFilter filter_;
   mutable std::mutex mu_;

@@ -6,6 +6,8 @@ through each server started the way its docs say and warmed up:
     with default settings and once tuned (workers, threads);
   - TorchServe with a batching handler running the same pipeline;
   - Ray Serve: two model deployments composed with .bind(), the segmenter under @serve.batch;
+  - the example's handler.py as a plain WSGI app on gunicorn (what a team runs without a model
+    server);
   - Tandem: examples/repository's remove_background pipeline, as configured there and tuned for
     the CPU (instances against intra-op threads, as the toolkit's tuned run);
 against the limit: the same models and steps called back to back in this process, at the best
@@ -277,6 +279,19 @@ def report(results: dict) -> str:
             "p99 ms of each): " + ", ".join(
                 f"{r['concurrency']}: {r['throughput_rps'] / o['throughput_rps']:.2f}×, "
                 f"{r['p99_ms']:.0f} vs {o['p99_ms']:.0f}" for r, o in pairs) + ".")
+    # One client, where most real-time endpoints live, and the plain handler app.
+    for key, target in (("toolkit-default", 1.05), ("handler-gunicorn", 1.0)):
+        mine, other = tandem and at(tandem, "pipeline", 1), by_name.get(key)
+        theirs = other and at(other, "pipeline", 1)
+        if mine and theirs:
+            lines.append(f"- At one client, Tandem against the {other['name']}: "
+                         f"**{mine['throughput_rps'] / theirs['throughput_rps']:.2f}×** (target ≥ "
+                         f"{target}×), p50 {mine['p50_ms']:.0f} vs {theirs['p50_ms']:.0f} ms.")
+    if tandem and "handler-gunicorn" in by_name:
+        other = by_name["handler-gunicorn"]
+        ratio = best(tandem, "pipeline")["throughput_rps"] / best(other, "pipeline")["throughput_rps"]
+        lines.append(f"- Best against best, Tandem against the {other['name']}: "
+                     f"**{ratio:.2f}×** (target ≥ 1.05×).")
     if tandem and "torchserve" in by_name:
         for c in IDENTITY_CONCURRENCY:
             mine, theirs = at(tandem, "identity", c), at(by_name["torchserve"], "identity", c)

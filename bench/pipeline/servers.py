@@ -273,11 +273,23 @@ def start_ray(work: pathlib.Path, models: pathlib.Path) -> Server:
     return server
 
 
+def start_gunicorn(work: pathlib.Path, models: pathlib.Path) -> Server:
+    port = free_port()
+    server = Server(
+        "The handler on gunicorn", "2 sync workers (one a core) × 2 intra-op threads (LibTorch's "
+        "default)", port, jpeg_target("/invocations"), json_target("/identity", IDENTITY_VALUES))
+    server.start([str(BENCH_BIN / "gunicorn"), "--workers", "2", "--timeout", "120",
+                  "--bind", f"127.0.0.1:{port}", "handler_app:app"], work,
+                 {"HANDLER_MODEL_DIR": str(models)})
+    return server
+
+
 STARTERS = {
     "toolkit-default": lambda w, m: start_toolkit(w, m, tuned=False),
     "toolkit-tuned": lambda w, m: start_toolkit(w, m, tuned=True),
     "torchserve": start_torchserve,
     "ray": start_ray,
+    "handler-gunicorn": start_gunicorn,
     "tandem": start_tandem,
     "tandem-tuned": lambda w, m: start_tandem(w, m, tuned=True),
 }

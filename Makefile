@@ -7,7 +7,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
 .PHONY: setup build example run test unit-test py-test soak-test sanitize-test tsan-test fuzz-test \
-	format-check bench-scaling bench-placement bench-pipeline clean
+	format-check bench-scaling bench-placement bench-pipeline bench-stages clean
 
 # SETUP_FLAGS=--build-only: no test tools (the container image's build stage).
 setup:
@@ -93,11 +93,17 @@ bench-scaling: build
 bench-placement: build
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/placement/run.py
 
-# remove_background on the CPU: Tandem against the SageMaker toolkit on TorchServe, TorchServe
-# and Ray Serve (installed here into .venv-bench) and the in-process limit (about 15 minutes).
+# remove_background on the CPU: Tandem against the SageMaker toolkit on TorchServe, TorchServe,
+# Ray Serve and the example's handler on gunicorn (installed here into .venv-bench) and the
+# in-process limit (about 18 minutes).
 bench-pipeline: example
 	@scripts/setup.sh --bench >/dev/null
 	TANDEM_BIN=$(abspath $(BUILD))/tandem .venv-bench/bin/python bench/pipeline/run.py
+
+# One request at one client, stage by stage: Tandem's steps against the example's handler
+# (PIL, torchvision) on the same images (about 3 minutes).
+bench-stages: example
+	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/pipeline/stages.py
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

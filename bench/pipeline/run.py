@@ -10,8 +10,8 @@ through each server started the way its docs say and warmed up:
     server);
   - Tandem: examples/repository's remove_background pipeline, as configured there and tuned for
     the CPU (instances against intra-op threads, as the toolkit's tuned run);
-against the limit: the same models and steps called back to back in this process, at the best
-batch size. Load: wrk, closed loop, concurrency 1..32. Then the overhead scenario: an identity
+against the limit: the same two models' forward passes alone, called back to back in this
+process (no decode, no pre- or post-processing), at the best batch size and threading. Load: wrk, closed loop, concurrency 1..32. Then the overhead scenario: an identity
 model on 16 floats through each server against a direct in-process call loop.
 
 Every contender's PNG for the sample image is checked against Tandem's before it is measured.
@@ -71,26 +71,36 @@ def children_cpu_seconds() -> float:
 
 def _limit_loop(models: pathlib.Path, batch: int, seconds: float, threads: int, start,
                 results) -> None:
-    """One in-process loop with `threads` intra-op threads: warms up, waits for its siblings at
-    `start`, then puts its images per second in `results`."""
+    """One in-process loop of the two forward passes alone, with `threads` intra-op threads:
+    warms up, waits for its siblings at `start`, then puts its images per second in `results`."""
     torch.set_num_threads(threads)
     segmenter, matting = steps.load_models(models)
-    images = [IMAGE.read_bytes()] * batch
-    for _ in range(2):
-        steps.remove_background(segmenter, matting, images)
-    start.wait()
-    done, began = 0, time.perf_counter()
-    while time.perf_counter() - began < seconds:
-        steps.remove_background(segmenter, matting, images)
-        done += batch
+    images = [steps.decode(IMAGE.read_bytes())] * batch
+    with torch.inference_mode():
+        x = steps.preprocess(images)
+        matting_inputs = steps.matting_inputs(segmenter(x)[0], images)
+
+        def forward() -> None:
+            segmenter(x)
+            for m in matting_inputs:
+                matting(m)
+
+        for _ in range(2):
+            forward()
+        start.wait()
+        done, began = 0, time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            forward()
+            done += batch
     results.put(done / (time.perf_counter() - began))
 
 
 def in_process_limit(models: pathlib.Path, batch: int, seconds: float) -> dict[str, float]:
-    """Images per second through steps.remove_background called back to back, `batch` images
-    to a call, with no server, threaded both ways a process can be: one loop using every core's
-    intra-op thread, and one single-threaded loop a core (separate processes, run together).
-    The limit is the better of the two, so no server can beat it by threading differently."""
+    """Images per second through the segmenter and the matting net alone (inputs made once,
+    no decode, no pre- or post-processing, no server), `batch` images to a segmenter call,
+    threaded both ways a process can be: one loop using every core's intra-op thread, and one
+    single-threaded loop a core (separate processes, run together). Every contender runs at
+    least these two forward passes an image, so none can pass the better of the two."""
     import multiprocessing
     context = multiprocessing.get_context("spawn")
     out = {}
@@ -259,7 +269,8 @@ def report(results: dict) -> str:
                          f"{r['server_cpu_cores']:.2f} |")
     lines += [
         "",
-        "In-process limit (steps.py's pipeline called back to back, no server: the better of one "
+        "In-process limit (the segmenter and the matting net alone, called back to back on "
+        "inputs made once: no decode, no pre- or post-processing, no server; the better of one "
         "loop with a thread a core and one single-threaded loop a core), images/s by the "
         "segmenter's batch size: " + ", ".join(
             f"{b}: {v:.2f} (" + ", ".join(f"{k} {x:.2f}" for k, x in

@@ -276,7 +276,7 @@ def start_ray(work: pathlib.Path, models: pathlib.Path) -> Server:
 def start_gunicorn(work: pathlib.Path, models: pathlib.Path) -> Server:
     port = free_port()
     server = Server(
-        "The handler on gunicorn", "2 sync workers (one a core) × 2 intra-op threads (LibTorch's "
+        "handler.py on gunicorn", "2 sync workers (one a core) × 2 intra-op threads (LibTorch's "
         "default)", port, jpeg_target("/invocations"), json_target("/identity", IDENTITY_VALUES))
     server.start([str(BENCH_BIN / "gunicorn"), "--workers", "2", "--timeout", "120",
                   "--bind", f"127.0.0.1:{port}", "handler_app:app"], work,

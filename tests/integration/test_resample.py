@@ -2,8 +2,10 @@
 FP32 (Pillow's F) images, and image.preprocess against the PIL + ToTensor + Normalize handler,
 over random size pairs up and down, on the CPU. tests/gpu runs the same table on CUDA."""
 
+import numpy as np
 import pytest
 import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
 
 from support.resampling import (LARGE_SHRINK, MODES, PREPROCESS_CASES, check_preprocess,
                                 check_resize, size_pairs, start_resampling_server)
@@ -30,3 +32,16 @@ def test_a_large_shrink_equals_pillow(client, mode):
 @pytest.mark.parametrize("name", list(PREPROCESS_CASES))
 def test_preprocess_equals_the_pillow_handler(client, name):
     check_preprocess(client, name, size_pairs(6, seed=3))
+
+
+@pytest.mark.parametrize("image_shape,like_shape", [([1, 1, 0, 4], [3, 3, 1]),
+                                                    ([1, 1, 4, 4], [0, 3, 1])])
+def test_empty_images_are_400s_naming_the_op(client, image_shape, like_shape):
+    inputs = [httpclient.InferInput("image", image_shape, "UINT8"),
+              httpclient.InferInput("like", like_shape, "UINT8")]
+    inputs[0].set_data_from_numpy(np.zeros(image_shape, np.uint8))
+    inputs[1].set_data_from_numpy(np.zeros(like_shape, np.uint8))
+    with pytest.raises(InferenceServerException) as e:
+        client.infer("resize_bilinear_UINT8", inputs)
+    assert e.value.status() == "400" and "image.resize_to" in e.value.message(), e.value
+    assert client.is_server_live()

@@ -80,6 +80,10 @@ class Preprocess final : public OpKernel {
   }
   StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs,
                                     Device device) const override {
+    const Shape& shape = inputs[0].shape();
+    if (shape[0] < 1 || shape[1] < 1) {
+      return InvalidArgument("image.preprocess: the image is empty (" + shape.ToString() + ")");
+    }
     return WithTorch(inputs, device, [&](const std::vector<at::Tensor>& in) {
       at::Tensor x = in[0];
       if (size_) x = resampler_.Resize(x, /*height_dim=*/0, size_->first, size_->second);
@@ -133,6 +137,12 @@ class ResizeTo final : public OpKernel {
                                     Device device) const override {
     const int64_t height = inputs[1].shape()[0];
     const int64_t width = inputs[1].shape()[1];
+    const Shape& shape = inputs[0].shape();
+    if (height < 1 || width < 1 || shape[shape.rank() - 2] < 1 || shape[shape.rank() - 1] < 1) {
+      return InvalidArgument("image.resize_to: cannot resize " + shape.ToString() + " to " +
+                             std::to_string(height) + " × " + std::to_string(width) +
+                             " (every side must be at least 1)");
+    }
     return WithTorch(inputs, device, [&](const std::vector<at::Tensor>& in) {
       const at::Tensor& image = in[0];
       return std::vector<at::Tensor>{

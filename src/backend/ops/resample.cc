@@ -182,8 +182,7 @@ at::Tensor Resampler::Pass(const at::Tensor& image, int64_t dim, int64_t out) co
     const int64_t outputs = c10::multiply_integers(sizes);
     at::Tensor sum;
     if (count * outputs <= kMaxGathered) {
-      std::vector<int64_t> split = image.sizes().vec();
-      split[dim] = out;
+      std::vector<int64_t> split = sizes;  // [..., taps, out, ...]
       split.insert(split.begin() + dim, count);
       std::vector<int64_t> weights_split(image.dim() + 1, 1);
       weights_split[dim] = count;

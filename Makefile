@@ -108,7 +108,7 @@ bench-stages: example
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
-# STYLE.md: Google style, 100 columns (.clang-format), checked on every test run.
+# Google style, 100 columns (.clang-format), checked on every test run.
 format-check: setup
 	@clang-format --dry-run --Werror $$(git ls-files '*.cc' '*.h') && echo "clang-format: clean"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Tandem needs to build, serve and test, and nothing that is already present.
 #
-#   - Debian packages (apt-get) for the C++ libraries of DESIGN.md §7.
+#   - Debian packages (apt-get) for the C++ libraries the build links (HTTP, JSON, YAML, CLI,
+#     logging, images, tests).
 #   - A Python virtual environment outside the clone, keyed by a hash of requirements.txt,
 #     holding the pinned torch wheel (LibTorch for the C++ build) and the test clients, with the
 #     light tools of requirements-tools.txt installed on top.

@@ -201,7 +201,7 @@ int Serve(ServeFlags flags) {
   int signal = 0;
   sigwait(&stop_signals, &signal);
 
-  // Drain (DESIGN.md §1.7): readiness turns 503, no new connections, idle connections close;
+  // Drain (docs/design/architecture.md §4): readiness turns 503, no new connections, idle connections close;
   // requests already read are answered, then their connections close. A second signal exits
   // at once.
   if (!refused) {

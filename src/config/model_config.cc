@@ -171,7 +171,7 @@ std::vector<InstanceGroupConfig> ParseInstances(const YamlFields& fields, const 
   return groups;
 }
 
-// A sim model computes output i = input i × scale + offset (DESIGN.md §5).
+// A sim model computes output i = input i × scale + offset (docs/design/architecture.md §6).
 void CheckSimModel(const YamlFields& fields, const ModelConfig& config) {
   if (config.outputs.size() != config.inputs.size()) {
     fields.Problem("outputs",

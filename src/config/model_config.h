@@ -1,4 +1,4 @@
-// ModelConfig: a model.yaml, parsed and validated (DESIGN.md §4 is the format's contract).
+// ModelConfig: a model.yaml, parsed and validated (docs/configuration.md is the format's contract).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// PipelineConfig: a pipeline.yaml, parsed and checked as a graph (DESIGN.md §4).
+// PipelineConfig: a pipeline.yaml, parsed and checked as a graph (docs/configuration.md).
 //
 // A pipeline is a DAG of steps; each step is a model or a built-in op. A step's `inputs` and
 // `outputs` map the step's tensor names to pipeline tensor names. This layer checks the file and

@@ -1,4 +1,4 @@
-// SimDevice: a simulated GPU (DESIGN.md §5), so scheduling, batching and placement can be tested
+// SimDevice: a simulated GPU (docs/design/architecture.md §6), so scheduling, batching and placement can be tested
 // and benchmarked at 8 "GPUs" on a machine with none.
 //
 // It runs one kernel at a time: Run(d) waits until the device is free, then holds it for d of

@@ -1,5 +1,5 @@
 // Histogram: counts of observations in fixed buckets, their sum and count, as Prometheus
-// histograms expose them (PROTOCOLS.md, Prometheus conventions).
+// histograms expose them (docs/metrics.md).
 //
 // Thread contract: Observe and Read are thread-safe and lock-free; a Read racing Observes may see
 // a bucket count one ahead of the total, which scrapers tolerate.

@@ -1,5 +1,5 @@
 // ModelQueue: the queue of one model version. Instances pull batches from it, so an idle
-// instance takes the next batch and load spreads over devices by itself (DESIGN.md §1.2). The
+// instance takes the next batch and load spreads over devices by itself (docs/design/architecture.md §1). The
 // DynamicBatcher decides what a batch is; the queue enforces its size limit and deadlines.
 //
 // Thread contract: every method is thread-safe. Enqueue runs on I/O threads, PopBatch on

@@ -1,5 +1,5 @@
 // ModelStats: what a model version (or a pipeline, or one step of a pipeline) has done: the v2
-// statistics extension's counts and times (PROTOCOLS.md), and what /metrics adds to them:
+// statistics extension's counts and times (docs/protocols.md), and what /metrics adds to them:
 // failures by reason, latency and batch-size histograms, requests in flight.
 //
 // Thread contract: thread-safe. Workers record batches, the engine and pipeline executors record

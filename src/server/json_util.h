@@ -32,7 +32,7 @@ inline void WriteUintField(JsonWriter& w, const char* key, uint64_t value) {
 std::string ErrorJson(std::string_view message);
 
 // Fails if `text` nests arrays and objects deeper than `max_depth`. Parsing is iterative, so
-// depth cannot overflow the stack, but absurd nesting is refused up front (PROTOCOLS.md).
+// depth cannot overflow the stack, but absurd nesting is refused up front (docs/protocols.md).
 Status CheckJsonDepth(std::string_view text, int max_depth);
 
 // Parses `text` into `doc`, with a message naming the offset of a syntax error.

@@ -1,4 +1,4 @@
-// JSON documents describing the server and its models, in the v2 shapes (PROTOCOLS.md) and, for
+// JSON documents describing the server and its models, in the v2 shapes (docs/protocols.md) and, for
 // /config, the field names that v2 clients such as the performance analyzer read.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The Open Inference Protocol v2 infer request and response, in JSON and with the binary data
-// extension (PROTOCOLS.md). Decoding makes zero-copy views over the request body where it can.
+// extension (docs/protocols.md). Decoding makes zero-copy views over the request body where it can.
 #pragma once
 
 #include <map>

@@ -1,4 +1,4 @@
-// The sim backend: models that run on simulated GPUs (DESIGN.md §5). A batch occupies its sim
+// The sim backend: models that run on simulated GPUs (docs/design/architecture.md §6). A batch occupies its sim
 // device for latency_us + per_item_us × batch of wall time, and output i = input i × scale +
 // offset, elementwise, same shape and dtype, so results can be checked.
 #pragma once

@@ -1,6 +1,6 @@
 // The TorchScript backend: runs `N/model.pt` (torch.jit.save) on the CPU or a CUDA device
 // through the same device-generic LibTorch code. LibTorch headers stay inside this folder's .cc
-// files, and LibTorch exceptions are caught here and nowhere else (STYLE.md habit 4).
+// files, and LibTorch exceptions are caught here and nowhere else (docs/design/architecture.md §5).
 #pragma once
 
 #include <memory>

@@ -231,7 +231,7 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
   }
   config.max_batch_size = fields.OptionalInt(root, "", "max_batch_size", 0, 0);
   config.inputs = fields.TensorList(root["inputs"], "inputs");
-  config.outputs = fields.TensorList(root["outputs"], "outputs");
+  config.outputs = fields.TensorList(root["outputs"], "outputs", &config.output_positions);
   config.dynamic_batching =
       ParseDynamicBatching(fields, root["dynamic_batching"], config.max_batch_size);
   config.instances = ParseInstances(fields, root["instances"]);

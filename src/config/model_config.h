@@ -37,6 +37,9 @@ struct ModelConfig {
   int64_t max_batch_size = 0;  // 0: the model has no batch dimension
   std::vector<TensorConfig> inputs;
   std::vector<TensorConfig> outputs;
+  // Outputs that name which item of a tuple or list result they are (`position:`); the others
+  // are the item at their place in `outputs`.
+  std::map<std::string, int64_t> output_positions;
   std::optional<DynamicBatchingConfig> dynamic_batching;
   std::vector<InstanceGroupConfig> instances;  // never empty after parsing: default {auto, 1}
   std::vector<int64_t> warmup_batch_sizes;

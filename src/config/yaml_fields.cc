@@ -121,14 +121,15 @@ std::vector<int64_t> YamlFields::OptionalIntList(const YAML::Node& map, const st
   return values;
 }
 
-std::vector<TensorConfig> YamlFields::TensorList(const YAML::Node& node,
-                                                 const std::string& key) const {
+std::vector<TensorConfig> YamlFields::TensorList(const YAML::Node& node, const std::string& key,
+                                                 std::map<std::string, int64_t>* positions) const {
   std::vector<TensorConfig> tensors;
   if (!node || !node.IsSequence() || node.size() == 0) {
     Problem(key, "must be a non-empty list of {name, datatype, shape}");
     return tensors;
   }
   std::set<std::string> names;
+  std::set<int64_t> taken;  // positions, with `positions`
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string at = key + "[" + std::to_string(i) + "]";
     const YAML::Node& item = node[i];
@@ -136,7 +137,11 @@ std::vector<TensorConfig> YamlFields::TensorList(const YAML::Node& node,
       Problem(at, "must be a map {name, datatype, shape}");
       continue;
     }
-    CheckKeys(item, at, {"name", "datatype", "shape"});
+    if (positions) {
+      CheckKeys(item, at, {"name", "datatype", "shape", "position"});
+    } else {
+      CheckKeys(item, at, {"name", "datatype", "shape"});
+    }
     TensorConfig t;
     t.name = RequiredString(item, at, "name");
     if (!t.name.empty() && !names.insert(t.name).second) {
@@ -144,6 +149,20 @@ std::vector<TensorConfig> YamlFields::TensorList(const YAML::Node& node,
     }
     if (auto dtype = RequiredDataType(item, at)) t.dtype = *dtype;
     if (auto shape = RequiredShape(item, at)) t.shape = *shape;
+    int64_t position = static_cast<int64_t>(i);
+    if (positions && item["position"]) {
+      if (auto given = ToInt(item["position"], at + ".position")) {
+        if (*given < 0) {
+          Problem(at + ".position", "must be at least 0, got " + std::to_string(*given));
+        } else {
+          position = *given;
+          (*positions)[t.name] = position;
+        }
+      }
+    }
+    if (positions && !taken.insert(position).second) {
+      Problem(at + ".position", "position " + std::to_string(position) + " is another one's too");
+    }
     tensors.push_back(std::move(t));
   }
   return tensors;

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,8 +43,11 @@ class YamlFields {
                     bool fallback) const;
   std::vector<int64_t> OptionalIntList(const YAML::Node& map, const std::string& at,
                                        const std::string& key, int64_t min, int64_t max) const;
-  // A non-empty list of {name, datatype, shape} with unique names.
-  std::vector<TensorConfig> TensorList(const YAML::Node& node, const std::string& key) const;
+  // A non-empty list of {name, datatype, shape} with unique names. With `positions`, each may
+  // also give a `position` (an index of at least 0, none used twice, counting an entry without
+  // one at its place in the list); the ones given are added to `*positions` by name.
+  std::vector<TensorConfig> TensorList(const YAML::Node& node, const std::string& key,
+                                       std::map<std::string, int64_t>* positions = nullptr) const;
   // A map of names to names (a pipeline step's `inputs:` or `outputs:`), in file order.
   std::vector<std::pair<std::string, std::string>> NameMap(const YAML::Node& node,
                                                            const std::string& key) const;

@@ -61,6 +61,22 @@ def test_a_model_may_declare_the_first_of_its_tuple_outputs(tmp_path):
         assert s.stop() == 0
 
 
+def test_outputs_may_name_their_positions(tmp_path):
+    model(tmp_path, "heads", ThreeHeads(), HEADS % (
+        "  - {name: minus_one, datatype: FP32, shape: [3], position: 2}\n"
+        "  - {name: doubled, datatype: FP32, shape: [3], position: 0}"))
+    assert check(tmp_path).returncode == 0
+    s = start_server(tmp_path)
+    try:
+        r = s.post_json("/v2/models/heads/infer", {"inputs": [
+            {"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]})
+        assert r.status == 200, r.body
+        outputs = {o["name"]: o["data"] for o in r.json()["outputs"]}
+        assert outputs == {"minus_one": [0, 1, 2], "doubled": [2, 4, 6]}
+    finally:
+        assert s.stop() == 0
+
+
 def test_check_runs_the_warm_up_and_finds_outputs_that_differ(tmp_path):
     model(tmp_path, "too_many", ThreeHeads(), HEADS % "\n".join(
         f"  - {{name: o{i}, datatype: FP32, shape: [3]}}" for i in range(4)))
@@ -68,8 +84,8 @@ def test_check_runs_the_warm_up_and_finds_outputs_that_differ(tmp_path):
           HEADS % "  - {name: doubled, datatype: INT64, shape: [3]}")
     r = check(tmp_path)
     assert r.returncode == 1, r.stdout
-    assert f"{tmp_path}/too_many/1: warm-up with batch size 1 on cpu: returned 3 output(s) but " \
-           "model.yaml declares 4" in r.stdout
+    assert f"{tmp_path}/too_many/1: warm-up with batch size 1 on cpu: output 'o3' is item 3 of " \
+           "the result, but the model returned 3 item(s)" in r.stdout
     assert f"{tmp_path}/wrong_type/1: warm-up with batch size 1 on cpu: output 'doubled' is FP32 " \
            "but model.yaml declares INT64" in r.stdout
 

@@ -6,13 +6,14 @@ after it runs there (a pipeline's ops run where its models do).
 
 from __future__ import annotations
 
-import io
+import json
 import pathlib
 
 import numpy as np
 import torch
 from PIL import Image
 
+from support import v2
 from support.server import start_server
 
 MODES = {"nearest": Image.NEAREST, "box": Image.BOX, "bilinear": Image.BILINEAR,
@@ -61,9 +62,11 @@ steps:
 """
 
 PREPROCESS_CASES = {
-    "resize_bilinear": "size: [23, 37], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]",
-    "resize_bicubic": "size: [41, 19], resample: bicubic, mean: [0.5, 0.4, 0.3], std: [0.2, 0.3, 0.25]",
-    "own_size_bgr": "channel_order: bgr, mean: [0.1, 0.2, 0.3], std: [0.5, 0.5, 0.5]",
+    "resize_bilinear": {"size": [23, 37], "mean": [0.485, 0.456, 0.406],
+                        "std": [0.229, 0.224, 0.225]},
+    "resize_bicubic": {"size": [41, 19], "resample": "bicubic", "mean": [0.5, 0.4, 0.3],
+                       "std": [0.2, 0.3, 0.25]},
+    "own_size_bgr": {"channel_order": "bgr", "mean": [0.1, 0.2, 0.3], "std": [0.5, 0.5, 0.5]},
 }
 
 
@@ -86,7 +89,9 @@ def start_resampling_server(root: pathlib.Path, devices: str):
             (folder / "pipeline.yaml").write_text(RESIZE_PIPELINE % {"dtype": dtype, "mode": mode})
     for name, params in PREPROCESS_CASES.items():
         (root / f"prep_{name}").mkdir()
-        (root / f"prep_{name}" / "pipeline.yaml").write_text(PREPROCESS_PIPELINE % {"params": params})
+        # A JSON object is a YAML flow map.
+        (root / f"prep_{name}" / "pipeline.yaml").write_text(
+            PREPROCESS_PIPELINE % {"params": json.dumps(params)[1:-1]})
     return start_server(root)
 
 
@@ -96,11 +101,9 @@ def pillow_resize(image: np.ndarray, size: tuple[int, int], mode: str) -> np.nda
                      for channel in image])
 
 
-def pillow_preprocess(rgb: np.ndarray, params: str) -> np.ndarray:
+def pillow_preprocess(rgb: np.ndarray, p: dict) -> np.ndarray:
     """What the user's handler computes: PIL resize, then torchvision's ToTensor and Normalize
     (to_tensor: uint8 -> float32, then .div(255); normalize: .sub(mean).div(std) in float32)."""
-    import yaml
-    p = yaml.safe_load("{" + params + "}")
     image = Image.fromarray(rgb)
     if "size" in p:
         image = image.resize((p["size"][1], p["size"][0]), MODES[p.get("resample", "bilinear")])
@@ -118,37 +121,24 @@ def random_image(rng, shape, dtype):
     return (rng.random(shape, dtype=np.float32) * 300 - 20).astype(np.float32)
 
 
-def check_resize(client, mode: str, dtype: str, pairs) -> None:
+def check_resize(server, mode: str, dtype: str, pairs) -> None:
     """Every size pair through resize_<mode>_<dtype> equals Pillow's result, bit for bit."""
-    import tritonclient.http as httpclient
-    rng = np.random.default_rng(hash((mode, dtype)) % 2**32)
+    rng = np.random.default_rng(sum(map(ord, mode + dtype)))
     for (h, w), (oh, ow) in pairs:
         image = random_image(rng, (1, 2, h, w), dtype)
-        inputs = [httpclient.InferInput("image", image.shape, dtype),
-                  httpclient.InferInput("like", [oh, ow, 1], "UINT8")]
-        inputs[0].set_data_from_numpy(image)
-        inputs[1].set_data_from_numpy(np.zeros((oh, ow, 1), np.uint8))
-        got = client.infer(f"resize_{mode}_{dtype}", inputs).as_numpy("out")
+        got = v2.infer(server, f"resize_{mode}_{dtype}",
+                       {"image": image, "like": np.zeros((oh, ow, 1), np.uint8)})["out"]
         expected = pillow_resize(image[0], (oh, ow), mode)[None]
         assert got.shape == expected.shape, ((h, w), (oh, ow))
         mismatched = int((got != expected).sum())
         assert mismatched == 0, f"{mode} {dtype} {(h, w)} -> {(oh, ow)}: {mismatched} values differ"
 
 
-def check_preprocess(client, name: str, pairs) -> None:
-    import tritonclient.http as httpclient
+def check_preprocess(server, name: str, pairs) -> None:
     rng = np.random.default_rng(7)
     for (h, w), _ in pairs:
         rgb = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
-        inp = httpclient.InferInput("rgb", rgb.shape, "UINT8")
-        inp.set_data_from_numpy(rgb)
-        got = client.infer(f"prep_{name}", [inp]).as_numpy("tensor")
+        got = v2.infer(server, f"prep_{name}", {"rgb": rgb})["tensor"]
         expected = pillow_preprocess(rgb, PREPROCESS_CASES[name])
         assert got.shape == expected.shape
         assert np.array_equal(got, expected), f"{name} {(h, w)}: max {np.abs(got - expected).max()}"
-
-
-def encoded(rgb: np.ndarray, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format=fmt, quality=90)
-    return buf.getvalue()

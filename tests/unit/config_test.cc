@@ -219,6 +219,27 @@ warmup: {shapes: {rgb: [479, 641, 4], mask: [1], }}
   EXPECT_NE(all.find("warmup.shapes.mask: names no input of this model"), std::string::npos) << all;
 }
 
+TEST(ModelConfigTest, OutputPositionsAreCheckedAndOnlyForOutputs) {
+  ConfigProblems problems;
+  ModelConfig c = Parse(R"(
+backend: torchscript
+inputs: [{name: x, datatype: FP32, shape: [1]}]
+outputs: [{name: a, datatype: FP32, shape: [1], position: 3}, {name: b, datatype: FP32, shape: [1]}]
+)",
+                        problems);
+  ASSERT_TRUE(problems.empty()) << problems.ToStatus().message();
+  EXPECT_EQ(c.output_positions, (std::map<std::string, int64_t>{{"a", 3}}));  // b: its place, 1
+  const std::vector<std::string> bad = ProblemsOf(R"(
+backend: torchscript
+inputs: [{name: x, datatype: FP32, shape: [1], position: 0}]
+outputs: [{name: a, datatype: FP32, shape: [1], position: 1}, {name: b, datatype: FP32, shape: [1]},
+          {name: c, datatype: FP32, shape: [1], position: -2}]
+)");
+  EXPECT_TRUE(Mentions(bad, "inputs[0].position: unknown key"));
+  EXPECT_TRUE(Mentions(bad, "outputs[1].position: position 1 is another one's too"));
+  EXPECT_TRUE(Mentions(bad, "outputs[2].position: must be at least 0, got -2"));
+}
+
 TEST(ModelConfigTest, BadDeviceInAListIsNamed) {
   auto problems = ProblemsOf(R"(
 backend: torchscript

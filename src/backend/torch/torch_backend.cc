@@ -165,8 +165,8 @@ class TorchScriptInstance final : public Instance {
   }
 
   // Maps the forward() result to the config's outputs: a tensor is the single output, a tuple
-  // or list maps by position (a config may declare only the first k of its items), a dict with
-  // string keys maps by output name (any subset).
+  // or list maps by position (an output's place in the config, or its `position`; a config may
+  // declare any of the items), a dict with string keys maps by output name (any subset).
   StatusOr<std::vector<at::Tensor>> SplitOutputs(const c10::IValue& result) const {
     const size_t expected = config_.outputs.size();
     std::vector<at::Tensor> out;
@@ -185,9 +185,16 @@ class TorchScriptInstance final : public Instance {
     } else if (result.isTuple() || result.isList()) {
       std::vector<c10::IValue> items =
           result.isTuple() ? result.toTupleRef().elements().vec() : result.toList().vec();
-      if (items.size() < expected) return count_error(items.size());
       for (size_t i = 0; i < expected; ++i) {
-        RETURN_IF_ERROR(take(items[i], "output " + std::to_string(i)));
+        auto given = config_.output_positions.find(config_.outputs[i].name);
+        const size_t position =
+            given == config_.output_positions.end() ? i : static_cast<size_t>(given->second);
+        if (position >= items.size()) {
+          return Internal("output '" + config_.outputs[i].name + "' is item " +
+                          std::to_string(position) + " of the result, but the model returned " +
+                          std::to_string(items.size()) + " item(s)");
+        }
+        RETURN_IF_ERROR(take(items[position], "output " + std::to_string(position)));
       }
     } else if (result.isGenericDict()) {
       c10::Dict<c10::IValue, c10::IValue> dict = result.toGenericDict();

@@ -1,5 +1,7 @@
 #include "backend/ops/resample.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -165,6 +167,45 @@ std::shared_ptr<const Resampler::Taps> Resampler::TapsFor(int64_t in, int64_t ou
   return taps;
 }
 
+// The 8-bit pass on a contiguous CPU image as plain loops: the same taps, weights and integer
+// sums as the ATen path (so the same bits; tests/ops/resample_paths_test.cc holds them equal),
+// without the gathered copies that make ATen's version memory-bound on a CPU.
+at::Tensor Cpu8Pass(const at::Tensor& image, int64_t dim, int64_t out, const at::Tensor& index,
+                    const at::Tensor& weights) {
+  const int64_t in = image.size(dim);
+  const int64_t taps = index.size(0);
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= image.size(d);
+  for (int64_t d = dim + 1; d < image.dim(); ++d) inner *= image.size(d);
+  std::vector<int64_t> sizes = image.sizes().vec();
+  sizes[dim] = out;
+  at::Tensor result = at::empty(sizes, image.options());
+  const uint8_t* src = image.data_ptr<uint8_t>();
+  uint8_t* dst = result.data_ptr<uint8_t>();
+  const int64_t* idx = index.data_ptr<int64_t>();
+  const int32_t* w = weights.data_ptr<int32_t>();
+  at::parallel_for(0, outer * out, std::max<int64_t>(1, 16384 / (inner * taps + 1)),
+                   [&](int64_t begin, int64_t end) {
+                     std::vector<int32_t> sum(inner);
+                     for (int64_t row = begin; row < end; ++row) {
+                       const int64_t o = row / out, xx = row % out;
+                       std::fill(sum.begin(), sum.end(), 1 << (kPrecisionBits - 1));
+                       for (int64_t j = 0; j < taps; ++j) {
+                         const int32_t weight = w[j * out + xx];
+                         if (weight == 0) continue;
+                         const uint8_t* line = src + (o * in + idx[j * out + xx]) * inner;
+                         for (int64_t c = 0; c < inner; ++c) sum[c] += line[c] * weight;
+                       }
+                       uint8_t* target = dst + row * inner;
+                       for (int64_t c = 0; c < inner; ++c) {
+                         target[c] =
+                             static_cast<uint8_t>(std::clamp(sum[c] >> kPrecisionBits, 0, 255));
+                       }
+                     }
+                   });
+  return result;
+}
+
 at::Tensor Resampler::Pass(const at::Tensor& image, int64_t dim, int64_t out) const {
   const int64_t in = image.size(dim);
   if (in == out) return image;
@@ -174,6 +215,10 @@ at::Tensor Resampler::Pass(const at::Tensor& image, int64_t dim, int64_t out) co
   std::vector<int64_t> weight_shape(image.dim(), 1);
   weight_shape[dim] = out;
   const int64_t count = taps->index.size(0);
+  if (image.scalar_type() == at::kByte && image.device().is_cpu() && image.is_contiguous() &&
+      !force_aten_) {
+    return Cpu8Pass(image, dim, out, taps->index, taps->fixed_weights);
+  }
   if (image.scalar_type() == at::kByte) {
     // Integer sums are exact in any order, so all taps are gathered and summed at once (a few
     // large ops instead of four per tap), unless that would hold too many gathered values.

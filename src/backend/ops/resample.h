@@ -17,8 +17,10 @@
 // `nearest` is a different path in Pillow (a scaling affine transform): source index
 // floor(x) of x = scale / 2, scale × 1.5, ... accumulated by repeated addition, as Pillow does.
 // Every sum here is computed in that same order with the same integer or double arithmetic, so
-// results are bit-identical to Pillow's on any device. Taps and weights depend only on (in,
-// out, filter), so they are computed once on the host and kept per device.
+// results are bit-identical to Pillow's on any device. (8-bit images on the CPU take a plain loop
+// over the same taps instead of ATen's gathers, for speed; integer sums make the two equal.) Taps
+// and weights depend only on (in, out, filter), so they are computed once on the host and kept per
+// device.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -43,7 +45,10 @@ StatusOr<ResampleFilter> ParseResampleFilter(const std::string& name, const std:
 // Thread-safe: Resize may run on several workers at once; the tap cache is guarded by mu_.
 class Resampler {
  public:
-  explicit Resampler(ResampleFilter filter) : filter_(filter) {}
+  // `force_aten`: 8-bit CPU images too take the ATen path (which CUDA images take), so a test
+  // can hold the two paths to the same bits on a machine without a GPU.
+  explicit Resampler(ResampleFilter filter, bool force_aten = false)
+      : filter_(filter), force_aten_(force_aten) {}
 
   // `image` with dims `height_dim` and `height_dim + 1` resized to `height` × `width`, on the
   // image's device, in the image's dtype. REQUIRES: both sizes ≥ 1.
@@ -69,6 +74,7 @@ class Resampler {
   static constexpr int64_t kMaxGathered = int64_t{1} << 24;
 
   const ResampleFilter filter_;
+  const bool force_aten_;
   mutable std::mutex mu_;
   // (in, out, device type, device index) -> taps; guarded by mu_.
   mutable std::map<std::tuple<int64_t, int64_t, int, int>, std::shared_ptr<const Taps>> cache_;

@@ -201,9 +201,9 @@ int Serve(ServeFlags flags) {
   int signal = 0;
   sigwait(&stop_signals, &signal);
 
-  // Drain (docs/design/architecture.md §4): readiness turns 503, no new connections, idle connections close;
-  // requests already read are answered, then their connections close. A second signal exits
-  // at once.
+  // Drain (docs/design/architecture.md §4): readiness turns 503, no new connections, idle
+  // connections close; requests already read are answered, then their connections close. A second
+  // signal exits at once.
   if (!refused) {
     spdlog::info("received signal {}: draining for up to {} s (a second signal exits at once)",
                  signal, flags.drain_timeout_s);

@@ -1,5 +1,6 @@
-// The CUDA stream an instance worker queues its batches on (docs/design/architecture.md §4: one worker per
-// instance owns that instance's device stream). Header free of LibTorch, for the scheduler.
+// The CUDA stream an instance worker queues its batches on (docs/design/architecture.md §4: one
+// worker per instance owns that instance's device stream). Header free of LibTorch, for the
+// scheduler.
 #pragma once
 
 #include <functional>

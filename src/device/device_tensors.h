@@ -17,7 +17,8 @@ StatusOr<Tensor> ToHost(const Tensor& tensor);
 // - a CUDA tensor from another CUDA device is copied to `target`, non-blocking on the target's
 //   current stream (the worker's DeviceStream), peer to peer where the GPUs allow it;
 // - a CUDA tensor for a CPU or simulated target comes to the host;
-// - a tensor from another simulated GPU holds `target` for bytes / --sim-copy-gbps (docs/design/architecture.md §6);
+// - a tensor from another simulated GPU holds `target` for bytes / --sim-copy-gbps
+// (docs/design/architecture.md §6);
 // - anything else stays where it is: host tensors reach a CUDA device when the batch does.
 // REQUIRES: `target` is in `devices`.
 StatusOr<Tensor> BringTo(const Tensor& tensor, Device target, const DeviceSet& devices);

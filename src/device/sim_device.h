@@ -1,5 +1,5 @@
-// SimDevice: a simulated GPU (docs/design/architecture.md §6), so scheduling, batching and placement can be tested
-// and benchmarked at 8 "GPUs" on a machine with none.
+// SimDevice: a simulated GPU (docs/design/architecture.md §6), so scheduling, batching and
+// placement can be tested and benchmarked at 8 "GPUs" on a machine with none.
 //
 // It runs one kernel at a time: Run(d) waits until the device is free, then holds it for d of
 // wall time on a timer. The calling thread sleeps; no CPU is burnt, so eight sim devices on a

@@ -2,9 +2,9 @@
 // model's queue as soon as all its inputs exist, so every step batches across requests and no
 // thread waits on another step. Continuations run on the worker that finished the step.
 //
-// Placement (docs/design/architecture.md §1): with affinity, a run picks the device with the fewest runs in
-// flight among the devices the pipeline's models have instances on, and every step whose model
-// has an instance there runs there; other steps run anywhere. With free placement every step
+// Placement (docs/design/architecture.md §1): with affinity, a run picks the device with the fewest
+// runs in flight among the devices the pipeline's models have instances on, and every step whose
+// model has an instance there runs there; other steps run anywhere. With free placement every step
 // goes to whichever instance pulls it first. Intermediates are never copied between steps by the
 // executor; a step's instance reads them where they are.
 //

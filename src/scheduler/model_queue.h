@@ -1,6 +1,7 @@
 // ModelQueue: the queue of one model version. Instances pull batches from it, so an idle
-// instance takes the next batch and load spreads over devices by itself (docs/design/architecture.md §1). The
-// DynamicBatcher decides what a batch is; the queue enforces its size limit and deadlines.
+// instance takes the next batch and load spreads over devices by itself
+// (docs/design/architecture.md §1). The DynamicBatcher decides what a batch is; the queue enforces
+// its size limit and deadlines.
 //
 // Thread contract: every method is thread-safe. Enqueue runs on I/O threads, PopBatch on
 // instance workers, Close on the control thread. Job callbacks are never called under mu_.

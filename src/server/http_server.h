@@ -1,8 +1,8 @@
 // HttpServer: HTTP/1.1 with keep-alive over Boost.Beast, on a fixed pool of I/O threads.
 //
-// Threading (docs/design/architecture.md §4): each connection lives on one strand of the I/O pool. The handler is
-// called on that strand; it must not block. It may answer later from any thread: HttpExchange
-// posts the reply back to the connection's strand.
+// Threading (docs/design/architecture.md §4): each connection lives on one strand of the I/O pool.
+// The handler is called on that strand; it must not block. It may answer later from any thread:
+// HttpExchange posts the reply back to the connection's strand.
 #pragma once
 
 #include <array>

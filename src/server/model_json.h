@@ -1,5 +1,5 @@
-// JSON documents describing the server and its models, in the v2 shapes (docs/protocols.md) and, for
-// /config, the field names that v2 clients such as the performance analyzer read.
+// JSON documents describing the server and its models, in the v2 shapes (docs/protocols.md) and,
+// for /config, the field names that v2 clients such as the performance analyzer read.
 #pragma once
 
 #include <string>

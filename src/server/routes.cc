@@ -103,9 +103,8 @@ HttpResponse EncodeV2(const InferResponse& response, const OutputEncoding& encod
   return r;
 }
 
-// The PNG file a response holds as its only output (one BYTES element), or nullptr: what a
-// pipeline ending in image.encode_png answers.
-// The view points into the response's tensor.
+// The PNG file a response holds as its only output (one BYTES element), if it holds one: what
+// a pipeline ending in image.encode_png answers. The view points into the response's tensor.
 std::optional<std::string_view> SoleImage(const InferResponse& response) {
   if (response.outputs.size() != 1 || response.outputs[0].tensor.dtype() != DataType::kBytes) {
     return std::nullopt;
@@ -341,7 +340,9 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
   // Accept may list several types (with q-values, ignored): the first one Tandem can answer.
   std::optional<ResponseFormat> format;
   const std::string_view accept_header = request.Header("Accept");
-  for (std::string_view item : SplitList(accept_header)) {
+  const std::vector<std::string_view> accepted = SplitList(accept_header);
+  if (accepted.empty()) format = ResponseFormat::kImage;  // no Accept: as */*
+  for (std::string_view item : accepted) {
     const std::string type = MediaType(item);
     if (type == "*/*") {
       format = ResponseFormat::kImage;
@@ -356,7 +357,6 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
     }
     if (format) break;
   }
-  if (SplitList(accept_header).empty()) format = ResponseFormat::kImage;  // no Accept
   if (!format) {
     return exchange->Reply(ErrorResponse(
         406, "Accept '" + std::string(accept_header) +

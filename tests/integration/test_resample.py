@@ -50,3 +50,9 @@ def test_empty_images_are_400s_naming_the_op(resampling, image_shape, like_shape
                                                    "like": np.zeros(like_shape, np.uint8)})
     assert e.value.status == 400 and "image.resize_to" in e.value.message, e.value
     assert resampling.get("/v2/health/live").status == 200
+
+
+def test_preprocess_refuses_an_empty_image(resampling):
+    with pytest.raises(v2.InferError) as e:
+        v2.infer(resampling, "prep_resize_bilinear", {"rgb": np.zeros((0, 5, 3), np.uint8)})
+    assert e.value.status == 400 and "image.preprocess" in e.value.message, e.value

@@ -81,8 +81,9 @@ class Preprocess final : public OpKernel {
   StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs,
                                     Device device) const override {
     const Shape& shape = inputs[0].shape();
-    if (shape[0] < 1 || shape[1] < 1) {
-      return InvalidArgument("image.preprocess: the image is empty (" + shape.ToString() + ")");
+    if (shape[0] < 1 || shape[1] < 1 || shape[2] != 3) {
+      return InvalidArgument("image.preprocess takes a non-empty [H, W, 3] image, not " +
+                             shape.ToString());
     }
     return WithTorch(inputs, device, [&](const std::vector<at::Tensor>& in) {
       at::Tensor x = in[0];

@@ -1,6 +1,6 @@
-// The sim backend: models that run on simulated GPUs (docs/design/architecture.md §6). A batch occupies its sim
-// device for latency_us + per_item_us × batch of wall time, and output i = input i × scale +
-// offset, elementwise, same shape and dtype, so results can be checked.
+// The sim backend: models that run on simulated GPUs (docs/design/architecture.md §6). A batch
+// occupies its sim device for latency_us + per_item_us × batch of wall time, and output i = input i
+// × scale + offset, elementwise, same shape and dtype, so results can be checked.
 #pragma once
 
 #include <memory>

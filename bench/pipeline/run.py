@@ -10,8 +10,9 @@ through each server started the way its docs say and warmed up:
     server);
   - Tandem: examples/repository's remove_background pipeline, as configured there and tuned for
     the CPU (instances against intra-op threads, as the toolkit's tuned run);
-against the limit: the same two models' forward passes alone, called back to back in this
-process (no decode, no pre- or post-processing), at the best batch size and threading. Load: wrk, closed loop, concurrency 1..32. Then the overhead scenario: an identity
+against the limit: the same two models' forward passes alone, called back to back from C++
+(bench/pipeline/forward_limit.cc; no decode, no pre- or post-processing), at the best batch
+size and threading. Load: wrk, closed loop, concurrency 1..32. Then the overhead scenario: an identity
 model on 16 floats through each server against a direct in-process call loop.
 
 Every contender's PNG for the sample image is checked against Tandem's before it is measured.
@@ -33,6 +34,7 @@ import os
 import pathlib
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,52 +71,25 @@ def children_cpu_seconds() -> float:
 
 # --- measuring --------------------------------------------------------------------------------
 
-def _limit_loop(models: pathlib.Path, batch: int, seconds: float, threads: int, start,
-                results) -> None:
-    """One in-process loop of the two forward passes alone, with `threads` intra-op threads:
-    warms up, waits for its siblings at `start`, then puts its images per second in `results`."""
-    torch.set_num_threads(threads)
-    segmenter, matting = steps.load_models(models)
-    images = [steps.decode(IMAGE.read_bytes())] * batch
-    with torch.inference_mode():
-        x = steps.preprocess(images)
-        matting_inputs = steps.matting_inputs(segmenter(x)[0], images)
-
-        def forward() -> None:
-            segmenter(x)
-            for m in matting_inputs:
-                matting(m)
-
-        for _ in range(2):
-            forward()
-        start.wait()
-        done, began = 0, time.perf_counter()
-        while time.perf_counter() - began < seconds:
-            forward()
-            done += batch
-    results.put(done / (time.perf_counter() - began))
-
-
 def in_process_limit(models: pathlib.Path, batch: int, seconds: float) -> dict[str, float]:
-    """Images per second through the segmenter and the matting net alone (inputs made once,
-    no decode, no pre- or post-processing, no server), `batch` images to a segmenter call,
-    threaded both ways a process can be: one loop using every core's intra-op thread, and one
-    single-threaded loop a core (separate processes, run together). Every contender runs at
-    least these two forward passes an image, so none can pass the better of the two."""
-    import multiprocessing
-    context = multiprocessing.get_context("spawn")
-    out = {}
+    """Images per second through the segmenter and the matting net alone, called back to back
+    from C++ through LibTorch (`forward_limit`, built beside `tandem`): inputs made once, no
+    decode, no pre- or post-processing, no server, `batch` images to a segmenter call. Threaded
+    both ways a process can be: one loop with an intra-op thread a core, and a single-threaded
+    loop a core (each loop with its own copy of the models, as Tandem's instances have). Every
+    contender runs at least these two forward passes an image, so none can pass the better."""
+    tool = pathlib.Path(os.environ.get("TANDEM_BIN", ROOT / "build" / "tandem")).parent / \
+        "bench" / "forward_limit"
+    width, height = Image.open(IMAGE).size
     cores = os.cpu_count()
+    out = {}
     for name, loops, threads in (("one loop", 1, cores), ("a loop a core", cores, 1)):
-        start, results = context.Barrier(loops), context.Queue()
-        procs = [context.Process(target=_limit_loop,
-                                 args=(models, batch, seconds, threads, start, results))
-                 for _ in range(loops)]
-        for p in procs:
-            p.start()
-        out[name] = sum(results.get() for _ in procs)
-        for p in procs:
-            p.join()
+        result = subprocess.run(
+            [str(tool), str(models / "segmenter.pt"), str(models / "matting.pt"), str(steps.SIZE),
+             str(height), str(width), str(batch), str(loops), str(seconds)],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+        out[name] = float(result.stdout.strip())
     return out
 
 
@@ -275,10 +250,10 @@ def report(results: dict) -> str:
                          f"{r['server_cpu_cores']:.2f} |")
     lines += [
         "",
-        "In-process limit (the segmenter and the matting net alone, called back to back on "
-        "inputs made once: no decode, no pre- or post-processing, no server; the better of one "
-        "loop with a thread a core and one single-threaded loop a core), images/s by the "
-        "segmenter's batch size: " + ", ".join(
+        "In-process limit (the segmenter and the matting net alone, called back to back from C++ "
+        "through LibTorch on inputs made once: no decode, no pre- or post-processing, no server; "
+        "the better of one loop with a thread a core and one single-threaded loop a core), "
+        "images/s by the segmenter's batch size: " + ", ".join(
             f"{b}: {v:.2f} (" + ", ".join(f"{k} {x:.2f}" for k, x in
                                           limit.get("by_threading", {}).get(b, {}).items()) + ")"
             for b, v in limit["images_per_s"].items()) + ".",
@@ -287,8 +262,8 @@ def report(results: dict) -> str:
         "",
     ]
     lines += [f"- {c['name']}: {c['settings']}." for c in results["contenders"]]
-    lines += ["- In-process limit: one loop with 2 intra-op threads, or 2 loops (processes) with "
-              "1 thread each, whichever serves more.", ""]
+    lines += ["- In-process limit: one loop with 2 intra-op threads, or 2 loops (threads, each "
+              "with its own models) with 1 intra-op thread each, whichever serves more.", ""]
 
     lines += ["**Overhead: an identity model on 16 FP32 values** (JSON in and out; Tandem speaks "
               f"v2, the others their own JSON), {results['identity_seconds']} s a row. Limit: the "

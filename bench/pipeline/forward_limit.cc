@@ -1,0 +1,76 @@
+// bench-pipeline's in-process limit: the example's segmenter and matting net called back to back
+// from C++ threads through LibTorch, with no server and nothing else: no decode, no pre- or
+// post-processing, inputs made once. Each loop thread loads its own copy of both models, as each
+// of Tandem's instances does. Intra-op threads come from OMP_NUM_THREADS, which the caller sets.
+//
+// Usage: forward_limit SEGMENTER.pt MATTING.pt SIZE HEIGHT WIDTH BATCH LOOPS SECONDS
+//   SIZE: the segmenter's input side; HEIGHT, WIDTH: the matting input's; BATCH images a
+//   segmenter call (then BATCH matting calls). Prints the images per second of all loops.
+#include <torch/script.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+int main(int argc, char** argv) {
+  if (argc != 9) {
+    std::fprintf(stderr,
+                 "usage: forward_limit SEGMENTER.pt MATTING.pt SIZE HEIGHT WIDTH BATCH LOOPS "
+                 "SECONDS\n");
+    return 2;
+  }
+  const std::string segmenter_file = argv[1], matting_file = argv[2];
+  const int64_t size = std::atoll(argv[3]), height = std::atoll(argv[4]),
+                width = std::atoll(argv[5]), batch = std::atoll(argv[6]);
+  const int loops = std::atoi(argv[7]);
+  const double seconds = std::atof(argv[8]);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int ready = 0;
+  std::atomic<int64_t> images{0};
+  std::chrono::steady_clock::time_point start, stop;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < loops; ++i) {
+    threads.emplace_back([&] {
+      c10::InferenceMode inference_mode;
+      torch::jit::Module segmenter = torch::jit::load(segmenter_file);
+      torch::jit::Module matting = torch::jit::load(matting_file);
+      segmenter.eval();
+      matting.eval();
+      const at::Tensor x = at::rand({batch, 3, size, size});
+      const at::Tensor m = at::rand({1, 4, height, width});
+      auto forward = [&] {
+        segmenter.forward({x});
+        for (int64_t b = 0; b < batch; ++b) matting.forward({m});
+      };
+      for (int w = 0; w < 3; ++w) forward();  // TorchScript profiles, then optimises
+      {
+        std::unique_lock lock(mu);
+        if (++ready == loops) {
+          start = std::chrono::steady_clock::now();
+          stop = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                             std::chrono::duration<double>(seconds));
+          cv.notify_all();
+        } else {
+          cv.wait(lock, [&] { return ready == loops; });
+        }
+      }
+      while (std::chrono::steady_clock::now() < stop) {
+        forward();
+        images += batch;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%.4f\n", static_cast<double>(images.load()) / elapsed);
+  return 0;
+}

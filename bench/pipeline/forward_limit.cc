@@ -3,9 +3,11 @@
 // post-processing, inputs made once. Each loop thread loads its own copy of both models, as each
 // of Tandem's instances does. Intra-op threads come from OMP_NUM_THREADS, which the caller sets.
 //
-// Usage: forward_limit SEGMENTER.pt MATTING.pt SIZE HEIGHT WIDTH BATCH LOOPS SECONDS
+// Usage: forward_limit SEGMENTER.pt MATTING.pt SIZE HEIGHT WIDTH BATCH LOOPS SECONDS [WHICH]
 //   SIZE: the segmenter's input side; HEIGHT, WIDTH: the matting input's; BATCH images a
-//   segmenter call (then BATCH matting calls). Prints the images per second of all loops.
+//   segmenter call (then BATCH matting calls). WHICH: both (default), or segmenter or matting
+//   alone (a model alone keeps its weights and activations in its core's caches, as a Tandem
+//   instance that serves one model does). Prints the images per second of all loops.
 #include <torch/script.h>
 
 #include <atomic>
@@ -19,12 +21,14 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-  if (argc != 9) {
+  if (argc != 9 && argc != 10) {
     std::fprintf(stderr,
                  "usage: forward_limit SEGMENTER.pt MATTING.pt SIZE HEIGHT WIDTH BATCH LOOPS "
-                 "SECONDS\n");
+                 "SECONDS [both|segmenter|matting]\n");
     return 2;
   }
+  const std::string which = argc == 10 ? argv[9] : "both";
+  const bool run_segmenter = which != "matting", run_matting = which != "segmenter";
   const std::string segmenter_file = argv[1], matting_file = argv[2];
   const int64_t size = std::atoll(argv[3]), height = std::atoll(argv[4]),
                 width = std::atoll(argv[5]), batch = std::atoll(argv[6]);
@@ -47,8 +51,8 @@ int main(int argc, char** argv) {
       const at::Tensor x = at::rand({batch, 3, size, size});
       const at::Tensor m = at::rand({1, 4, height, width});
       auto forward = [&] {
-        segmenter.forward({x});
-        for (int64_t b = 0; b < batch; ++b) matting.forward({m});
+        if (run_segmenter) segmenter.forward({x});
+        for (int64_t b = 0; run_matting && b < batch; ++b) matting.forward({m});
       };
       for (int w = 0; w < 3; ++w) forward();  // TorchScript profiles, then optimises
       {

@@ -75,22 +75,26 @@ def in_process_limit(models: pathlib.Path, batch: int, seconds: float) -> dict[s
     """Images per second through the segmenter and the matting net alone, called back to back
     from C++ through LibTorch (`forward_limit`, built beside `tandem`): inputs made once, no
     decode, no pre- or post-processing, no server, `batch` images to a segmenter call. Threaded
-    both ways a process can be: one loop with an intra-op thread a core, and a single-threaded
-    loop a core (each loop with its own copy of the models, as Tandem's instances have). Every
-    contender runs at least these two forward passes an image, so none can pass the better."""
+    three ways: one loop with an intra-op thread a core; a single-threaded loop a core (each
+    loop with its own copy of the models, as Tandem's instances have); and each model alone on
+    a single-threaded loop a core, combined as 1 / (1/segmenter + 1/matting), which is what
+    threads that each run one model could reach (a model alone keeps its core's caches). Every
+    contender runs at least these two forward passes an image, so none can pass the best."""
     tool = pathlib.Path(os.environ.get("TANDEM_BIN", ROOT / "build" / "tandem")).parent / \
         "bench" / "forward_limit"
     width, height = Image.open(IMAGE).size
     cores = os.cpu_count()
-    out = {}
-    for name, loops, threads in (("one loop", 1, cores), ("a loop a core", cores, 1)):
+    def run(loops: int, threads: int, which: str) -> float:
         result = subprocess.run(
             [str(tool), str(models / "segmenter.pt"), str(models / "matting.pt"), str(steps.SIZE),
-             str(height), str(width), str(batch), str(loops), str(seconds)],
+             str(height), str(width), str(batch), str(loops), str(seconds), which],
             capture_output=True, text=True, check=True,
             env={**os.environ, "OMP_NUM_THREADS": str(threads)})
-        out[name] = float(result.stdout.strip())
-    return out
+        return float(result.stdout.strip())
+
+    alone = [run(cores, 1, which) for which in ("segmenter", "matting")]
+    return {"one loop": run(1, cores, "both"), "a loop a core": run(cores, 1, "both"),
+            "a model a thread": 1 / sum(1 / x for x in alone)}
 
 
 def measure_limit(models: pathlib.Path) -> dict[int, dict[str, float]]:
@@ -252,8 +256,9 @@ def report(results: dict) -> str:
         "",
         "In-process limit (the segmenter and the matting net alone, called back to back from C++ "
         "through LibTorch on inputs made once: no decode, no pre- or post-processing, no server; "
-        "the better of one loop with a thread a core and one single-threaded loop a core), "
-        "images/s by the segmenter's batch size: " + ", ".join(
+        "the best of one loop with a thread a core, a single-threaded loop a core, and each "
+        "model alone on a single-threaded loop a core, combined), images/s by the segmenter's "
+        "batch size: " + ", ".join(
             f"{b}: {v:.2f} (" + ", ".join(f"{k} {x:.2f}" for k, x in
                                           limit.get("by_threading", {}).get(b, {}).items()) + ")"
             for b, v in limit["images_per_s"].items()) + ".",
@@ -262,8 +267,9 @@ def report(results: dict) -> str:
         "",
     ]
     lines += [f"- {c['name']}: {c['settings']}." for c in results["contenders"]]
-    lines += ["- In-process limit: one loop with 2 intra-op threads, or 2 loops (threads, each "
-              "with its own models) with 1 intra-op thread each, whichever serves more.", ""]
+    lines += ["- In-process limit: one loop with 2 intra-op threads; 2 loops (threads, each "
+              "with its own models) with 1 intra-op thread each; or each model alone on 2 such "
+              "loops, combined; whichever serves most.", ""]
 
     lines += ["**Overhead: an identity model on 16 FP32 values** (JSON in and out; Tandem speaks "
               f"v2, the others their own JSON), {results['identity_seconds']} s a row. Limit: the "

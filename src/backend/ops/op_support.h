@@ -35,6 +35,7 @@ inline StatusOr<int64_t> IntParam(const std::map<std::string, StepParam>& params
 inline std::optional<double> ParseNumber(const std::string& text) {
   const size_t slash = text.find('/');
   if (slash != std::string::npos) {
+    if (text.find('/', slash + 1) != std::string::npos) return std::nullopt;  // one fraction only
     auto numerator = ParseNumber(text.substr(0, slash));
     auto denominator = ParseNumber(text.substr(slash + 1));
     if (!numerator || !denominator || *denominator == 0) return std::nullopt;

@@ -172,10 +172,10 @@ class Concat final : public OpKernel {
 
   StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs,
                                     Device device) const override {
+    const Shape& a = inputs[0].shape();
+    const int64_t dim = dim_ < 0 ? dim_ + static_cast<int64_t>(a.rank()) : dim_;
     for (size_t i = 1; i < inputs.size(); ++i) {
-      const Shape& a = inputs[0].shape();
       const Shape& b = inputs[i].shape();
-      const int64_t dim = dim_ < 0 ? dim_ + static_cast<int64_t>(a.rank()) : dim_;
       bool fits = a.rank() == b.rank();
       for (int64_t d = 0; fits && d < static_cast<int64_t>(a.rank()); ++d) {
         fits = d == dim || a[d] == b[d];

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import tritonclient.http as httpclient
 from PIL import Image
 
 from support.server import start_server
@@ -40,6 +41,22 @@ steps:
   - {name: encode, op: image.encode_png, inputs: {image: rgb}, outputs: {png: png}}
 """
 
+# The same image under each PNG filter and a range of compression levels.
+PNG_OPTIONS = {"default": {}, "none": {"compress_level": 0, "filter": "none"},
+               "sub": {"compress_level": 1, "filter": "sub"},
+               "average": {"compress_level": 3, "filter": "average"},
+               "paeth": {"compress_level": 6, "filter": "paeth"},
+               "adaptive": {"compress_level": 9, "filter": "adaptive"}}
+PNGS = "\n".join([
+    "inputs: [{name: image_bytes, datatype: BYTES, shape: [1]}]",
+    "outputs:",
+    *[f"  - {{name: {name}, datatype: BYTES, shape: [1]}}" for name in PNG_OPTIONS],
+    "steps:",
+    "  - {name: decode, op: image.decode, inputs: {bytes: image_bytes}, outputs: {image: rgb}}",
+    *[f"  - {{name: encode_{name}, op: image.encode_png, inputs: {{image: rgb}}, "
+      f"outputs: {{png: {name}}}, params: {json.dumps(params)}}}"
+      for name, params in PNG_OPTIONS.items()]]) + "\n"
+
 
 @pytest.fixture(scope="module")
 def image_server(tmp_path_factory):
@@ -48,6 +65,8 @@ def image_server(tmp_path_factory):
     (root / "images" / "pipeline.yaml").write_text(PIPELINE)
     (root / "reencode").mkdir()
     (root / "reencode" / "pipeline.yaml").write_text(REENCODE)
+    (root / "pngs").mkdir()
+    (root / "pngs" / "pipeline.yaml").write_text(PNGS)
     s = start_server(root, "--default-model", "images")
     yield s
     assert s.stop() == 0, "\n".join(s.log)
@@ -204,3 +223,19 @@ def test_truncated_jpeg_is_a_400_naming_the_op(image_server):
     assert r.status == 400, r.body
     error = r.json()["error"]
     assert "image.decode" in error and "truncated JPEG" in error, error
+
+
+def test_every_png_filter_and_level_is_lossless(image_server):
+    encoded = picture(53, 31, "PNG")
+    client = httpclient.InferenceServerClient(f"127.0.0.1:{image_server.port}")
+    image_bytes = httpclient.InferInput("image_bytes", [1], "BYTES")
+    image_bytes.set_data_from_numpy(np.array([encoded], dtype=np.object_))
+    result = client.infer("pngs", [image_bytes])
+    expected = np.asarray(Image.open(io.BytesIO(encoded)))
+    sizes = {}
+    for name in PNG_OPTIONS:
+        png = result.as_numpy(name)[0]
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), expected), name
+        sizes[name] = len(png)
+    # Level 0 stores the rows; any compression makes this picture smaller.
+    assert sizes["none"] > max(size for name, size in sizes.items() if name != "none")

@@ -252,6 +252,10 @@ steps:
   - {name: order, op: image.preprocess, inputs: {image: rgb}, outputs: {tensor: o10},
      params: {channel_order: gbr}}
   - {name: keep, op: argmax, inputs: {input: a}, outputs: {indices: o11}, params: {keepdim: 1}}
+  - {name: level, op: image.encode_png, inputs: {image: b}, outputs: {png: o12},
+     params: {compress_level: 10}}
+  - {name: filter, op: image.encode_png, inputs: {image: b}, outputs: {png: o13},
+     params: {filter: best}}
   - {name: out, op: concat, inputs: {input0: a, input1: a}, outputs: {output: out}}
 )");
   ValidatePipelines(bad);
@@ -272,6 +276,11 @@ steps:
   ExpectProblem(bad.problems, "steps[prep].op: params.resample must be one of");
   ExpectProblem(bad.problems, "steps[order].op: params.channel_order must be rgb or bgr");
   ExpectProblem(bad.problems, "steps[keep].op: params.keepdim must be true or false");
+  ExpectProblem(bad.problems,
+                "steps[level].op: params.compress_level must be 0 (none) to 9 (smallest), not 10");
+  ExpectProblem(bad.problems,
+                "steps[filter].op: params.filter must be one of none, sub, up, average, paeth, "
+                "adaptive, not 'best'");
   ExpectProblem(bad.problems,
                 "outputs[out]: declared FP32 [1, 4, 8, 8] but it is FP32 [1, 6, 8, 8]");
 }

@@ -3,6 +3,7 @@
 #include <spng.h>
 #include <turbojpeg.h>
 
+#include <map>
 #include <memory>
 
 namespace tandem {
@@ -83,11 +84,30 @@ StatusOr<DecodedImage> DecodeImage(std::string_view bytes, int64_t max_pixels) {
   return InvalidArgument("the image is neither JPEG nor PNG");
 }
 
-StatusOr<std::string> EncodePng(const uint8_t* pixels, int64_t height, int64_t width,
-                                int channels) {
+StatusOr<PngFilter> ParsePngFilter(const std::string& name, const std::string& param) {
+  static const std::map<std::string, PngFilter> kNames = {
+      {"none", PngFilter::kNone},   {"sub", PngFilter::kSub},
+      {"up", PngFilter::kUp},       {"average", PngFilter::kAverage},
+      {"paeth", PngFilter::kPaeth}, {"adaptive", PngFilter::kAdaptive}};
+  auto it = kNames.find(name);
+  if (it == kNames.end()) {
+    return InvalidArgument("params." + param +
+                           " must be one of none, sub, up, average, paeth, adaptive, not '" + name +
+                           "'");
+  }
+  return it->second;
+}
+
+StatusOr<std::string> EncodePng(const uint8_t* pixels, int64_t height, int64_t width, int channels,
+                                const PngOptions& options) {
   std::unique_ptr<spng_ctx, void (*)(spng_ctx*)> ctx(spng_ctx_new(SPNG_CTX_ENCODER), spng_ctx_free);
   if (!ctx) return Internal("cannot start the PNG encoder");
   spng_set_option(ctx.get(), SPNG_ENCODE_TO_BUFFER, 1);
+  spng_set_option(ctx.get(), SPNG_IMG_COMPRESSION_LEVEL, options.compress_level);
+  static constexpr int kFilterChoice[] = {SPNG_DISABLE_FILTERING,   SPNG_FILTER_CHOICE_SUB,
+                                          SPNG_FILTER_CHOICE_UP,    SPNG_FILTER_CHOICE_AVG,
+                                          SPNG_FILTER_CHOICE_PAETH, SPNG_FILTER_CHOICE_ALL};
+  spng_set_option(ctx.get(), SPNG_FILTER_CHOICE, kFilterChoice[static_cast<int>(options.filter)]);
   spng_ihdr header{};
   header.width = static_cast<uint32_t>(width);
   header.height = static_cast<uint32_t>(height);

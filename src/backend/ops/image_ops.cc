@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "backend/ops/byte_table.h"
 #include "backend/ops/image_codecs.h"
 #include "backend/ops/op_support.h"
 #include "backend/ops/resample.h"
@@ -62,8 +63,8 @@ class Decode final : public OpKernel {
 class Preprocess final : public OpKernel {
  public:
   Preprocess(std::optional<std::pair<int64_t, int64_t>> size, ResampleFilter filter, bool bgr,
-             std::vector<double> mean, std::vector<double> std)
-      : size_(size), resampler_(filter), bgr_(bgr), mean_(std::move(mean)), std_(std::move(std)) {}
+             const std::vector<double>& mean, const std::vector<double>& std)
+      : size_(size), resampler_(filter), bgr_(bgr), tables_(NormaliseTables(mean, std)) {}
   std::vector<std::string> input_names() const override { return {"image"}; }
   std::vector<std::string> output_names() const override { return {"tensor"}; }
   StatusOr<std::vector<TensorConfig>> Outputs(
@@ -89,21 +90,26 @@ class Preprocess final : public OpKernel {
       at::Tensor x = in[0];
       if (size_) x = resampler_.Resize(x, /*height_dim=*/0, size_->first, size_->second);
       if (bgr_) x = x.flip({2});
-      // CHW in uint8 first: the float math then runs over contiguous memory.
-      x = x.permute({2, 0, 1}).contiguous().unsqueeze(0).to(at::kFloat).div(255);
-      auto options = x.options();
-      at::Tensor mean = at::tensor(std::vector<float>(mean_.begin(), mean_.end()), options);
-      at::Tensor std = at::tensor(std::vector<float>(std_.begin(), std_.end()), options);
-      x = x.sub(mean.view({1, 3, 1, 1})).div(std.view({1, 3, 1, 1}));
-      return std::vector<at::Tensor>{x.contiguous()};
+      return std::vector<at::Tensor>{LookUpPlanes(tables_, x).unsqueeze(0)};
     });
   }
 
  private:
+  // [3, 256] FP32: channel c's value for every byte, ToTensor's x / 255 then Normalize's
+  // (x - mean) / std, in FP32 as torchvision computes them.
+  static at::Tensor NormaliseTables(const std::vector<double>& mean,
+                                    const std::vector<double>& std) {
+    const at::Tensor m = at::tensor(std::vector<float>(mean.begin(), mean.end())).view({3, 1});
+    const at::Tensor s = at::tensor(std::vector<float>(std.begin(), std.end())).view({3, 1});
+    return ByteTable([&](const at::Tensor& bytes) {
+      return bytes.to(at::kFloat).div(255).view({1, 256}).sub(m).div(s);
+    });
+  }
+
   const std::optional<std::pair<int64_t, int64_t>> size_;  // height, width
   const Resampler resampler_;
   const bool bgr_;
-  const std::vector<double> mean_, std_;
+  const at::Tensor tables_;  // NormaliseTables, on the host
 };
 
 // Resizes `image` ([H, W], [N, H, W] or [N, C, H, W]) to the height and width of `like`, an
@@ -156,9 +162,10 @@ class ResizeTo final : public OpKernel {
 };
 
 // UINT8 (or FP32 in [0, 1], scaled by 255) [H, W], [H, W, C] (C = 1, 3 or 4), [1, H, W] or
-// [1, C, H, W] -> BYTES [1] PNG.
+// [1, C, H, W] -> BYTES [1] PNG, compressed as `options` say.
 class EncodePngOp final : public OpKernel {
  public:
+  explicit EncodePngOp(PngOptions options) : options_(options) {}
   std::vector<std::string> input_names() const override { return {"image"}; }
   std::vector<std::string> output_names() const override { return {"png"}; }
   StatusOr<std::vector<TensorConfig>> Outputs(
@@ -198,10 +205,13 @@ class EncodePngOp final : public OpKernel {
                              std::to_string(channels));
     }
     ASSIGN_OR_RETURN(std::string png, EncodePng(image.data(), image.shape()[0], image.shape()[1],
-                                                static_cast<int>(channels)));
+                                                static_cast<int>(channels), options_));
     ASSIGN_OR_RETURN(Tensor out, Tensor::FromStrings(Shape({1}), {png}));
     return std::vector<Tensor>{OnDevice(std::move(out), device)};
   }
+
+ private:
+  const PngOptions options_;
 };
 
 }  // namespace
@@ -246,8 +256,17 @@ StatusOr<std::unique_ptr<OpKernel>> MakeImageOp(const std::string& name,
     return std::unique_ptr<OpKernel>(new ResizeTo(filter));
   }
   if (name == "image.encode_png") {
-    RETURN_IF_ERROR(OnlyParams(params, {}));
-    return std::unique_ptr<OpKernel>(new EncodePngOp());
+    RETURN_IF_ERROR(OnlyParams(params, {"compress_level", "filter"}));
+    PngOptions options;
+    ASSIGN_OR_RETURN(int64_t level, IntParam(params, "compress_level", options.compress_level));
+    if (level < 0 || level > 9) {
+      return InvalidArgument("params.compress_level must be 0 (none) to 9 (smallest), not " +
+                             std::to_string(level));
+    }
+    options.compress_level = static_cast<int>(level);
+    ASSIGN_OR_RETURN(std::string filter, TextParam(params, "filter", "up"));
+    ASSIGN_OR_RETURN(options.filter, ParsePngFilter(filter, "filter"));
+    return std::unique_ptr<OpKernel>(new EncodePngOp(options));
   }
   return NotFound("no image op '" + name + "'");
 }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <optional>
 
+#include "backend/ops/byte_table.h"
 #include "backend/ops/op.h"
 #include "backend/ops/op_support.h"
 
@@ -55,11 +56,16 @@ class Argmax final : public OpKernel {
 
 // input × scale + offset, computed in double precision and rounded once to `dtype`: to floats
 // by IEEE rounding (so UINT8 × 1/255 is exactly ToTensor's x / 255 in FP32), to integers to the
-// nearest (ties to even) and saturated to the type's range, to BOOL as "not zero".
+// nearest (ties to even) and saturated to the type's range, to BOOL as "not zero". UINT8 inputs
+// read the result from a table of all 256 (backend/ops/byte_table.h): the same bits, one pass.
 class Cast final : public OpKernel {
  public:
-  Cast(DataType dtype, double scale, double offset)
-      : dtype_(dtype), scale_(scale), offset_(offset) {}
+  Cast(DataType dtype, at::ScalarType type, double scale, double offset)
+      : dtype_(dtype),
+        type_(type),
+        scale_(scale),
+        offset_(offset),
+        byte_table_(ByteTable([this](const at::Tensor& x) { return Convert(x); })) {}
   std::vector<std::string> input_names() const override { return {"input"}; }
   std::vector<std::string> output_names() const override { return {"output"}; }
 
@@ -72,27 +78,30 @@ class Cast final : public OpKernel {
 
   StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs,
                                     Device device) const override {
-    ASSIGN_OR_RETURN(at::ScalarType type, ToTorchType(dtype_));
     return WithTorch(inputs, device, [&](const std::vector<at::Tensor>& in) {
-      at::Tensor x = in[0];
-      const bool affine = scale_ != 1.0 || offset_ != 0.0;
-      const bool to_integer = at::isIntegralType(type, /*includeBool=*/false);
-      const auto [low, high] = IntegerRange(type);
-      if (!affine && !to_integer) return std::vector<at::Tensor>{x.to(type)};
-      if (!affine && at::isIntegralType(x.scalar_type(), /*includeBool=*/true)) {
-        // Integers to integers stay integers (no trip through double), saturated.
-        return std::vector<at::Tensor>{
-            x.to(at::kLong).clamp(static_cast<int64_t>(low), static_cast<int64_t>(high)).to(type)};
-      }
-      x = x.to(at::kDouble);
-      if (affine) x = x.mul(scale_).add(offset_);
-      if (type == at::kBool) return std::vector<at::Tensor>{x.ne(0)};
-      if (to_integer) x = x.round().clamp(low, high);
-      return std::vector<at::Tensor>{x.to(type)};
+      const at::Tensor& x = in[0];
+      return std::vector<at::Tensor>{x.scalar_type() == at::kByte ? LookUp(byte_table_, x)
+                                                                  : Convert(x)};
     });
   }
 
  private:
+  at::Tensor Convert(at::Tensor x) const {
+    const bool affine = scale_ != 1.0 || offset_ != 0.0;
+    const bool to_integer = at::isIntegralType(type_, /*includeBool=*/false);
+    const auto [low, high] = IntegerRange(type_);
+    if (!affine && !to_integer) return x.to(type_);
+    if (!affine && at::isIntegralType(x.scalar_type(), /*includeBool=*/true)) {
+      // Integers to integers stay integers (no trip through double), saturated.
+      return x.to(at::kLong).clamp(static_cast<int64_t>(low), static_cast<int64_t>(high)).to(type_);
+    }
+    x = x.to(at::kDouble);
+    if (affine) x = x.mul(scale_).add(offset_);
+    if (type_ == at::kBool) return x.ne(0);
+    if (to_integer) x = x.round().clamp(low, high);
+    return x.to(type_);
+  }
+
   // The range of an integer type as doubles that convert back exactly (the 64-bit types stop
   // at the largest double below 2^63).
   static std::pair<double, double> IntegerRange(at::ScalarType type) {
@@ -118,7 +127,9 @@ class Cast final : public OpKernel {
   }
 
   const DataType dtype_;
+  const at::ScalarType type_;
   const double scale_, offset_;
+  const at::Tensor byte_table_;  // Convert of every UINT8 value, on the host
 };
 
 // input0, input1, ... joined along `dim` (default 1: channels of [N, C, H, W]), in that order.
@@ -275,7 +286,8 @@ StatusOr<std::unique_ptr<OpKernel>> MakeCast(const std::map<std::string, StepPar
   }
   ASSIGN_OR_RETURN(double scale, NumberParam(params, "scale", 1.0));
   ASSIGN_OR_RETURN(double offset, NumberParam(params, "offset", 0.0));
-  return std::unique_ptr<OpKernel>(new Cast(*dtype, scale, offset));
+  ASSIGN_OR_RETURN(at::ScalarType type, ToTorchType(*dtype));
+  return std::unique_ptr<OpKernel>(new Cast(*dtype, type, scale, offset));
 }
 
 // concat's inputs are input0 .. input{n-1}, n the number the step binds.

@@ -68,11 +68,13 @@ Filter FilterOf(ResampleFilter f) {
 // Fractional bits of the 8-bit path's fixed-point weights (Pillow's PRECISION_BITS).
 constexpr int kPrecisionBits = 32 - 8 - 2;
 
-// Host tables for one pass: `taps` rows of `out` entries, row-major [taps, out].
+// Host tables for one pass: `taps` rows of `out` entries, row-major [taps, out]; and per output,
+// its first source index and how many taps it uses (filters only).
 struct HostTaps {
   int64_t taps = 0;
   std::vector<int64_t> index;
   std::vector<double> weight;
+  std::vector<int64_t> first, count;
 };
 
 // Pillow's precompute_coeffs for the whole axis (box [0, in)). Taps past a pixel's last one get
@@ -86,6 +88,8 @@ HostTaps FilterTaps(const Filter& filter, int64_t in, int64_t out) {
   t.index.assign(t.taps * out, 0);
   t.weight.assign(t.taps * out, 0.0);
   std::vector<double> k(t.taps);
+  t.first.resize(out);
+  t.count.resize(out);
   for (int64_t xx = 0; xx < out; ++xx) {
     const double center = (xx + 0.5) * scale;
     const double ss = 1.0 / filterscale;
@@ -95,6 +99,8 @@ HostTaps FilterTaps(const Filter& filter, int64_t in, int64_t out) {
     int64_t xmax = static_cast<int>(center + support + 0.5);
     if (xmax > in) xmax = in;
     xmax -= xmin;
+    t.first[xx] = xmin;
+    t.count[xx] = xmax;
     double ww = 0.0;
     for (int64_t x = 0; x < xmax; ++x) {
       k[x] = filter.weight((x + xmin - center + 0.5) * ss);
@@ -159,6 +165,16 @@ std::shared_ptr<const Resampler::Taps> Resampler::TapsFor(int64_t in, int64_t ou
       const double w = host.weight[i] * (1 << kPrecisionBits);
       fixed[i] = static_cast<int32_t>(w < 0 ? -0.5 + w : 0.5 + w);
     }
+    if (device.is_cpu()) {
+      taps->first = host.first;
+      taps->count = host.count;
+      taps->fixed_by_output.resize(fixed.size());
+      for (int64_t j = 0; j < host.taps; ++j) {
+        for (int64_t xx = 0; xx < out; ++xx) {
+          taps->fixed_by_output[xx * host.taps + j] = fixed[j * out + xx];
+        }
+      }
+    }
     taps->fixed_weights = at::tensor(fixed, at::kInt).view({host.taps, out}).to(device);
     taps->weights = at::tensor(host.weight, at::kDouble).view({host.taps, out}).to(device);
   }
@@ -167,41 +183,67 @@ std::shared_ptr<const Resampler::Taps> Resampler::TapsFor(int64_t in, int64_t ou
   return taps;
 }
 
+namespace {
+
+// Output samples `begin` to `end` (as rows of `outer` × `out`) of an 8-bit pass: each sums the
+// `count` consecutive source lines (of `inner` bytes) from its first, weighted, in the integers
+// Pillow uses. kInner > 0 fixes `inner` at compile time (the channels of a horizontal pass), so
+// the sums stay in registers; 0 takes it at run time (a vertical pass's whole rows, where the
+// loop over them vectorises).
+struct LoopTaps {
+  const int64_t* first;
+  const int64_t* count;
+  const int32_t* weights;  // [out, stride]
+  int64_t stride;
+};
+
+template <int64_t kInner>
+void Cpu8Rows(const uint8_t* src, uint8_t* dst, int64_t in, int64_t out, int64_t inner,
+              const LoopTaps& taps, int64_t begin, int64_t end) {
+  const int64_t n = kInner > 0 ? kInner : inner;
+  std::vector<int32_t> buffer(kInner > 0 ? 0 : n);
+  int32_t fixed[kInner > 0 ? kInner : 1];
+  int32_t* sum = kInner > 0 ? fixed : buffer.data();
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t o = row / out, xx = row % out;
+    const uint8_t* line = src + (o * in + taps.first[xx]) * n;
+    const int32_t* weight = taps.weights + xx * taps.stride;
+    for (int64_t c = 0; c < n; ++c) sum[c] = 1 << (kPrecisionBits - 1);
+    for (int64_t j = 0; j < taps.count[xx]; ++j, line += n) {
+      const int32_t w = weight[j];
+      for (int64_t c = 0; c < n; ++c) sum[c] += line[c] * w;
+    }
+    uint8_t* target = dst + row * n;
+    for (int64_t c = 0; c < n; ++c) {
+      target[c] = static_cast<uint8_t>(std::clamp(sum[c] >> kPrecisionBits, 0, 255));
+    }
+  }
+}
+
+}  // namespace
+
 // The 8-bit pass on a contiguous CPU image as plain loops: the same taps, weights and integer
 // sums as the ATen path (so the same bits; tests/ops/resample_paths_test.cc holds them equal),
 // without the gathered copies that make ATen's version memory-bound on a CPU.
-at::Tensor Cpu8Pass(const at::Tensor& image, int64_t dim, int64_t out, const at::Tensor& index,
-                    const at::Tensor& weights) {
+at::Tensor Resampler::Cpu8Pass(const at::Tensor& image, int64_t dim, int64_t out,
+                               const Taps& taps) {
   const int64_t in = image.size(dim);
-  const int64_t taps = index.size(0);
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < dim; ++d) outer *= image.size(d);
   for (int64_t d = dim + 1; d < image.dim(); ++d) inner *= image.size(d);
   std::vector<int64_t> sizes = image.sizes().vec();
   sizes[dim] = out;
   at::Tensor result = at::empty(sizes, image.options());
-  const uint8_t* src = image.data_ptr<uint8_t>();
-  uint8_t* dst = result.data_ptr<uint8_t>();
-  const int64_t* idx = index.data_ptr<int64_t>();
-  const int32_t* w = weights.data_ptr<int32_t>();
-  at::parallel_for(0, outer * out, std::max<int64_t>(1, 16384 / (inner * taps + 1)),
+  const uint8_t* src = image.const_data_ptr<uint8_t>();
+  uint8_t* dst = result.mutable_data_ptr<uint8_t>();
+  const LoopTaps loop{taps.first.data(), taps.count.data(), taps.fixed_by_output.data(),
+                      static_cast<int64_t>(taps.fixed_by_output.size()) / out};
+  at::parallel_for(0, outer * out, std::max<int64_t>(1, 16384 / (inner * loop.stride + 1)),
                    [&](int64_t begin, int64_t end) {
-                     std::vector<int32_t> sum(inner);
-                     for (int64_t row = begin; row < end; ++row) {
-                       const int64_t o = row / out, xx = row % out;
-                       std::fill(sum.begin(), sum.end(), 1 << (kPrecisionBits - 1));
-                       for (int64_t j = 0; j < taps; ++j) {
-                         const int32_t weight = w[j * out + xx];
-                         if (weight == 0) continue;
-                         const uint8_t* line = src + (o * in + idx[j * out + xx]) * inner;
-                         for (int64_t c = 0; c < inner; ++c) sum[c] += line[c] * weight;
-                       }
-                       uint8_t* target = dst + row * inner;
-                       for (int64_t c = 0; c < inner; ++c) {
-                         target[c] =
-                             static_cast<uint8_t>(std::clamp(sum[c] >> kPrecisionBits, 0, 255));
-                       }
-                     }
+                     if (inner == 1) return Cpu8Rows<1>(src, dst, in, out, 1, loop, begin, end);
+                     if (inner == 3) return Cpu8Rows<3>(src, dst, in, out, 3, loop, begin, end);
+                     if (inner == 4) return Cpu8Rows<4>(src, dst, in, out, 4, loop, begin, end);
+                     Cpu8Rows<0>(src, dst, in, out, inner, loop, begin, end);
                    });
   return result;
 }
@@ -217,7 +259,7 @@ at::Tensor Resampler::Pass(const at::Tensor& image, int64_t dim, int64_t out) co
   const int64_t count = taps->index.size(0);
   if (image.scalar_type() == at::kByte && image.device().is_cpu() && image.is_contiguous() &&
       !force_aten_) {
-    return Cpu8Pass(image, dim, out, taps->index, taps->fixed_weights);
+    return Cpu8Pass(image, dim, out, *taps);
   }
   if (image.scalar_type() == at::kByte) {
     // Integer sums are exact in any order, so all taps are gathered and summed at once (a few

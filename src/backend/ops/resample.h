@@ -30,6 +30,7 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "core/status.h"
 
@@ -57,14 +58,20 @@ class Resampler {
 
  private:
   // One pass from `in` to `out` samples: taps × out source indices (INT64) and weights
-  // (INT32 fixed point for uint8 images, FP64 otherwise; undefined for nearest).
+  // (INT32 fixed point for uint8 images, FP64 otherwise; undefined for nearest). On the CPU,
+  // filters also keep the loop's form: per output its first source index, its tap count and
+  // its fixed-point weights ([out, taps] row-major).
   struct Taps {
     at::Tensor index;
     at::Tensor fixed_weights;
     at::Tensor weights;
+    std::vector<int64_t> first, count;
+    std::vector<int32_t> fixed_by_output;
   };
+
   std::shared_ptr<const Taps> TapsFor(int64_t in, int64_t out, c10::Device device) const;
   at::Tensor Pass(const at::Tensor& image, int64_t dim, int64_t out) const;
+  static at::Tensor Cpu8Pass(const at::Tensor& image, int64_t dim, int64_t out, const Taps& taps);
 
   // Distinct (in, out, device) triples kept at most; beyond it taps are computed per call, so
   // a stream of odd sizes cannot grow memory, and a cached tensor is never freed while a

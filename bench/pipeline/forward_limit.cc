@@ -2,6 +2,8 @@
 // from C++ threads through LibTorch, with no server and nothing else: no decode, no pre- or
 // post-processing, inputs made once. Each loop thread loads its own copy of both models, as each
 // of Tandem's instances does. Intra-op threads come from OMP_NUM_THREADS, which the caller sets.
+// Host memory is kept for reuse as the server keeps it (device/host_memory.h), so that the limit
+// pays no page faults the server does not.
 //
 // Usage: forward_limit SEGMENTER.pt MATTING.pt SIZE HEIGHT WIDTH BATCH LOOPS SECONDS [WHICH]
 //   SIZE: the segmenter's input side; HEIGHT, WIDTH: the matting input's; BATCH images a
@@ -20,7 +22,10 @@
 #include <thread>
 #include <vector>
 
+#include "device/host_memory.h"
+
 int main(int argc, char** argv) {
+  std::fprintf(stderr, "%s\n", tandem::KeepHostMemoryForReuse().c_str());
   if (argc != 9 && argc != 10) {
     std::fprintf(stderr,
                  "usage: forward_limit SEGMENTER.pt MATTING.pt SIZE HEIGHT WIDTH BATCH LOOPS "

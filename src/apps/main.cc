@@ -13,6 +13,7 @@
 #include "apps/logging.h"
 #include "backend/backend.h"
 #include "config/repository.h"
+#include "device/host_memory.h"
 #include "engine/engine.h"
 #include "pipeline/pipeline_validation.h"
 #include "server/http_server.h"
@@ -107,6 +108,8 @@ int Serve(ServeFlags flags) {
     spdlog::error("{}", logging.message());
     return 2;
   }
+  // Before any thread starts: the allocator's arenas are fixed then.
+  spdlog::info("{}", KeepHostMemoryForReuse());
   // With no repository flag, behave as a SageMaker container: /opt/ml/model on
   // SAGEMAKER_BIND_TO_PORT or 8080.
   if (flags.repository.empty()) flags.repository = kSageMakerRepository;

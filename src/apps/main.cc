@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "apps/logging.h"
-#include "backend/backend.h"
+#include "backend/backend_registry.h"
 #include "config/repository.h"
 #include "device/host_memory.h"
 #include "engine/engine.h"
@@ -61,12 +61,12 @@ void CheckModelFilesLoad(RepositoryScan& scan) {
   auto cpu_only = DeviceSet::Create(/*cuda_count=*/0, {});
   if (!cpu_only.ok()) return;
   for (const ModelSource& m : scan.models) {
-    if (BackendArtifact(m.config.backend).empty()) continue;
-    auto backend = CreateBackend(m.config.backend, *cpu_only);
-    if (!backend.ok()) continue;
+    const BackendDescription* description = FindBackend(m.config.backend);
+    if (description == nullptr || description->rules.artifact.empty()) continue;
+    std::unique_ptr<Backend> backend = description->make(*cpu_only);
     for (int64_t v : m.versions) {
       const std::filesystem::path dir = m.dir / std::to_string(v);
-      auto instance = (*backend)->CreateInstance(m.config, dir, Device::Cpu());
+      auto instance = backend->CreateInstance(m.config, dir, Device::Cpu());
       if (!instance.ok()) {
         scan.problems.Add(dir.string(), "", instance.status().message());
         continue;
@@ -82,7 +82,7 @@ void CheckModelFilesLoad(RepositoryScan& scan) {
 }
 
 int Check(const std::string& repository) {
-  RepositoryScan scan = ScanRepository(repository);
+  RepositoryScan scan = ScanModelRepository(repository);
   ValidatePipelines(scan);
   CheckModelFilesLoad(scan);
   for (const ConfigProblem& p : scan.problems.all()) std::cout << p.ToString() << "\n";

@@ -1,5 +1,6 @@
 // Backend and Instance: how a model runs. A Backend turns a model's config and version folder
 // into Instances, one per (device, copy); the scheduler gives each Instance its own worker thread.
+// Which backends exist, and what each is, is backend/backend_registry.h.
 #pragma once
 
 #include <filesystem>
@@ -38,12 +39,6 @@ class Backend {
   virtual StatusOr<std::unique_ptr<Instance>> CreateInstance(
       const ModelConfig& config, const std::filesystem::path& version_dir, Device device) = 0;
 };
-
-// The backend for a model.yaml `backend:` name, or NOT_FOUND. `devices` must outlive it.
-StatusOr<std::unique_ptr<Backend>> CreateBackend(const std::string& name, const DeviceSet& devices);
-
-// The kind of device a backend accelerates on: kSim for sim, kCuda for the others.
-Device::Kind AcceleratorOf(const std::string& backend);
 
 // Runs `instance` once for each of `batch_sizes` on zero-filled inputs (shaped as warmup.shapes
 // says), on a stream of its own: what the server does before an instance takes traffic, and

@@ -1,18 +1,34 @@
-#include "backend/backend.h"
+#include "backend/backend_registry.h"
+
 #include "backend/sim/sim_backend.h"
 #include "backend/torch/torch_backend.h"
 
 namespace tandem {
 
-StatusOr<std::unique_ptr<Backend>> CreateBackend(const std::string& name,
-                                                 const DeviceSet& devices) {
-  if (name == "torchscript") return MakeTorchScriptBackend();
-  if (name == "sim") return MakeSimBackend(devices);
-  return NotFound("unknown backend '" + name + "'");
+const std::vector<BackendDescription>& Backends() {
+  static const std::vector<BackendDescription> kBackends = {TorchScriptBackendDescription(),
+                                                            SimBackendDescription()};
+  return kBackends;
 }
 
-Device::Kind AcceleratorOf(const std::string& backend) {
-  return backend == "sim" ? Device::Kind::kSim : Device::Kind::kCuda;
+const BackendDescription* FindBackend(std::string_view name) {
+  for (const BackendDescription& backend : Backends()) {
+    if (backend.rules.name == name) return &backend;
+  }
+  return nullptr;
+}
+
+const std::vector<BackendRules>& AllBackendRules() {
+  static const std::vector<BackendRules> kRules = [] {
+    std::vector<BackendRules> rules;
+    for (const BackendDescription& backend : Backends()) rules.push_back(backend.rules);
+    return rules;
+  }();
+  return kRules;
+}
+
+RepositoryScan ScanModelRepository(const std::filesystem::path& root) {
+  return ScanRepository(root, AllBackendRules());
 }
 
 }  // namespace tandem

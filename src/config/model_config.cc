@@ -34,13 +34,11 @@ bool IsValidModelName(std::string_view name) {
   return true;
 }
 
-const std::vector<std::string>& KnownBackends() {
-  static const std::vector<std::string> kBackends = {"torchscript", "sim"};
-  return kBackends;
-}
-
-std::string BackendArtifact(std::string_view backend) {
-  return backend == "torchscript" ? "model.pt" : "";
+const BackendRules* FindRules(const std::vector<BackendRules>& backends, std::string_view name) {
+  for (const BackendRules& rules : backends) {
+    if (rules.name == name) return &rules;
+  }
+  return nullptr;
 }
 
 namespace {
@@ -171,48 +169,11 @@ std::vector<InstanceGroupConfig> ParseInstances(const YamlFields& fields, const 
   return groups;
 }
 
-// A sim model computes output i = input i × scale + offset (docs/design/architecture.md §6).
-void CheckSimModel(const YamlFields& fields, const ModelConfig& config) {
-  if (config.outputs.size() != config.inputs.size()) {
-    fields.Problem("outputs",
-                   "a sim model declares as many outputs as inputs (output i = input "
-                   "i × scale + offset), got " +
-                       std::to_string(config.outputs.size()) + " for " +
-                       std::to_string(config.inputs.size()));
-  }
-  for (size_t i = 0; i < config.inputs.size(); ++i) {
-    const TensorConfig& in = config.inputs[i];
-    if (in.dtype == DataType::kBool || in.dtype == DataType::kFp16 || in.dtype == DataType::kBf16 ||
-        in.dtype == DataType::kBytes) {
-      fields.Problem("inputs[" + std::to_string(i) + "].datatype",
-                     "sim models compute on integer, FP32 and FP64 tensors");
-    }
-    if (i < config.outputs.size() &&
-        (config.outputs[i].dtype != in.dtype || !(config.outputs[i].shape == in.shape))) {
-      fields.Problem("outputs[" + std::to_string(i) + "]",
-                     "must have the datatype and shape of inputs[" + std::to_string(i) + "]");
-    }
-  }
-  for (const auto& [key, value] : config.parameters) {
-    const std::string at = "parameters." + key;
-    if (key != "latency_us" && key != "per_item_us" && key != "scale" && key != "offset") {
-      fields.Problem(at, "unknown sim parameter (expected latency_us, per_item_us, scale, offset)");
-      continue;
-    }
-    char* end = nullptr;
-    const double number = std::strtod(value.c_str(), &end);
-    if (value.empty() || *end != '\0') {
-      fields.Problem(at, "'" + value + "' is not a number");
-    } else if ((key == "latency_us" || key == "per_item_us") && number < 0) {
-      fields.Problem(at, "must be 0 or more");
-    }
-  }
-}
-
 }  // namespace
 
 ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
-                             const std::string& file, ConfigProblems& problems) {
+                             const std::string& file, ConfigProblems& problems,
+                             const std::vector<BackendRules>& backends) {
   ModelConfig config;
   config.name = name;
   YAML::Node root;
@@ -223,11 +184,13 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
                     "instances", "warmup", "cuda_graphs", "parameters"});
 
   config.backend = fields.RequiredString(root, "", "backend");
-  const auto& backends = KnownBackends();
-  if (!config.backend.empty() &&
-      std::find(backends.begin(), backends.end(), config.backend) == backends.end()) {
-    fields.Problem("backend",
-                   "unknown backend '" + config.backend + "' (expected torchscript or sim)");
+  const BackendRules* rules = FindRules(backends, config.backend);
+  if (!config.backend.empty() && rules == nullptr) {
+    std::string names;
+    for (size_t i = 0; i < backends.size(); ++i) {
+      names += (i == 0 ? "" : i + 1 == backends.size() ? " or " : ", ") + backends[i].name;
+    }
+    fields.Problem("backend", "unknown backend '" + config.backend + "' (expected " + names + ")");
   }
   config.max_batch_size = fields.OptionalInt(root, "", "max_batch_size", 0, 0);
   config.inputs = fields.TensorList(root["inputs"], "inputs");
@@ -266,8 +229,12 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
 
   config.cuda_graphs = fields.OptionalBool(root, "", "cuda_graphs", false);
   if (config.cuda_graphs) {
-    if (config.backend != "torchscript") {
-      fields.Problem("cuda_graphs", "only torchscript models run as CUDA graphs");
+    if (rules != nullptr && !rules->cuda_graphs) {
+      std::string names;
+      for (const BackendRules& b : backends) {
+        if (b.cuda_graphs) names += (names.empty() ? "" : ", ") + b.name;
+      }
+      fields.Problem("cuda_graphs", "only " + names + " models run as CUDA graphs");
     }
     if (config.warmup_batch_sizes.empty()) {
       fields.Problem("cuda_graphs",
@@ -283,19 +250,7 @@ ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
     }
   }
 
-  if (config.backend == "sim") CheckSimModel(fields, config);
-  if (config.backend == "torchscript") {
-    auto no_bytes = [&](const std::vector<TensorConfig>& tensors, const std::string& key) {
-      for (size_t i = 0; i < tensors.size(); ++i) {
-        if (tensors[i].dtype == DataType::kBytes) {
-          fields.Problem(key + "[" + std::to_string(i) + "].datatype",
-                         "torchscript models take and return numeric tensors, not BYTES");
-        }
-      }
-    };
-    no_bytes(config.inputs, "inputs");
-    no_bytes(config.outputs, "outputs");
-  }
+  if (rules != nullptr && rules->check) rules->check(fields, config);
   return config;
 }
 

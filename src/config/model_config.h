@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,7 +34,7 @@ struct InstanceGroupConfig {
 
 struct ModelConfig {
   std::string name;            // the model's folder name
-  std::string backend;         // "torchscript" | "sim"
+  std::string backend;         // a registered backend's name (backend/backend_registry.h)
   int64_t max_batch_size = 0;  // 0: the model has no batch dimension
   std::vector<TensorConfig> inputs;
   std::vector<TensorConfig> outputs;
@@ -47,7 +48,8 @@ struct ModelConfig {
   // excluded, as `warmup.shapes` writes it); an input not named here warms up with 1 for each.
   std::map<std::string, Shape> warmup_shapes;
   // Instances on CUDA devices replay a captured CUDA graph per batch size instead of launching
-  // the model's kernels one by one. REQUIRES (validated): torchscript, no -1 in input shapes.
+  // the model's kernels one by one. REQUIRES (validated): a backend that captures graphs, no -1
+  // in input shapes.
   bool cuda_graphs = false;
   std::map<std::string, std::string> parameters;  // backend-specific scalars, as written
 
@@ -56,19 +58,32 @@ struct ModelConfig {
   const TensorConfig* FindOutput(std::string_view name) const;
 };
 
-// The backends a model.yaml may name, and the file each expects in a version folder
-// (empty when the backend needs no file).
 // Model and pipeline names (their folder names, and the {m} of URLs): 1 to 128 of letters,
 // digits, '_', '-' and '.', not starting with '.'. Nothing else is ever looked up, so a request
 // cannot name a path.
 bool IsValidModelName(std::string_view name);
 
-const std::vector<std::string>& KnownBackends();
-std::string BackendArtifact(std::string_view backend);
+class YamlFields;
 
-// Parses `yaml` (the text of `file`) for the model `name`. Every problem found is added to
-// `problems`; the result is meaningful only if none was added.
+// What config validation needs to know of one backend. Config names no backend itself: each
+// backend describes itself once (backend/backend_registry.h), these rules included, and they
+// are handed to the parser and the repository scan.
+struct BackendRules {
+  std::string name;          // model.yaml `backend:`
+  std::string artifact;      // the file every version folder holds; empty: none (version 1)
+  bool cuda_graphs = false;  // whether `cuda_graphs: true` may be set
+  // Checks of a parsed config that only this backend makes, reported through `fields`.
+  std::function<void(const YamlFields& fields, const ModelConfig& config)> check;
+};
+
+// The rules of the backend named `name` among `backends`, or nullptr.
+const BackendRules* FindRules(const std::vector<BackendRules>& backends, std::string_view name);
+
+// Parses `yaml` (the text of `file`) for the model `name`; `backend:` must name one of
+// `backends`. Every problem found is added to `problems`; the result is meaningful only if none
+// was added.
 ModelConfig ParseModelConfig(std::string_view yaml, const std::string& name,
-                             const std::string& file, ConfigProblems& problems);
+                             const std::string& file, ConfigProblems& problems,
+                             const std::vector<BackendRules>& backends);
 
 }  // namespace tandem

@@ -26,8 +26,8 @@ std::string ReadFile(const fs::path& path) {
 
 // Finds the version folders of one model and checks each holds the backend's file.
 std::vector<int64_t> ScanVersions(const fs::path& dir, const ModelConfig& config,
-                                  ConfigProblems& problems) {
-  const std::string artifact = BackendArtifact(config.backend);
+                                  const BackendRules& rules, ConfigProblems& problems) {
+  const std::string& artifact = rules.artifact;
   std::vector<int64_t> versions;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -54,7 +54,8 @@ std::vector<int64_t> ScanVersions(const fs::path& dir, const ModelConfig& config
 }
 
 // Reads one model or pipeline folder into `scan`: the source on success, problems otherwise.
-void ScanFolder(const fs::path& dir, RepositoryScan& scan) {
+void ScanFolder(const fs::path& dir, const std::vector<BackendRules>& backends,
+                RepositoryScan& scan) {
   const std::string name = dir.filename().string();
   const fs::path model_file = dir / "model.yaml";
   const fs::path pipeline_file = dir / "pipeline.yaml";
@@ -83,17 +84,19 @@ void ScanFolder(const fs::path& dir, RepositoryScan& scan) {
     return;
   }
   ModelSource source;
-  source.config = ParseModelConfig(ReadFile(model_file), name, model_file.string(), scan.problems);
+  source.config =
+      ParseModelConfig(ReadFile(model_file), name, model_file.string(), scan.problems, backends);
   source.dir = dir;
   if (scan.problems.size() != before) return;
-  source.versions = ScanVersions(dir, source.config, scan.problems);
+  source.versions =
+      ScanVersions(dir, source.config, *FindRules(backends, source.config.backend), scan.problems);
   if (scan.problems.size() != before) return;
   scan.models.push_back(std::move(source));
 }
 
 }  // namespace
 
-RepositoryScan ScanRepository(const fs::path& root) {
+RepositoryScan ScanRepository(const fs::path& root, const std::vector<BackendRules>& backends) {
   RepositoryScan scan;
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
@@ -109,7 +112,7 @@ RepositoryScan ScanRepository(const fs::path& root) {
   std::sort(dirs.begin(), dirs.end());
   for (const fs::path& dir : dirs) {
     const size_t before = scan.problems.size();
-    ScanFolder(dir, scan);
+    ScanFolder(dir, backends, scan);
     if (scan.problems.size() != before) {
       scan.rejected[dir.filename().string()] = scan.problems.JoinedSince(before);
     }

@@ -1,6 +1,7 @@
 // Model repository scanning: which models a folder holds, their configs and versions.
 //
-//   repo/<model>/model.yaml     a model; versions are numeric subfolders (<model>/1/model.pt)
+//   repo/<model>/model.yaml     a model; versions are numeric subfolders holding the backend's
+//                               file (<model>/1/model.pt)
 //   repo/<name>/pipeline.yaml   a pipeline
 #pragma once
 
@@ -37,8 +38,10 @@ struct RepositoryScan {
   std::map<std::string, std::string> rejected;
 };
 
-// Reads every model and pipeline folder under `root`. Those with problems are reported, not
-// returned.
-RepositoryScan ScanRepository(const std::filesystem::path& root);
+// Reads every model and pipeline folder under `root`, models against `backends` (every
+// registered backend's rules: backend/backend_registry.h). Those with problems are reported,
+// not returned.
+RepositoryScan ScanRepository(const std::filesystem::path& root,
+                              const std::vector<BackendRules>& backends);
 
 }  // namespace tandem

@@ -4,6 +4,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "device/torch_status.h"
+
 namespace tandem {
 
 struct DeviceStream::Cuda {
@@ -28,9 +30,8 @@ Status DeviceStream::Run(const std::function<Status()>& work) {
     done.synchronize();
     return status;
   } catch (const std::exception& e) {
-    std::string what = e.what();
-    return Internal("on the stream of cuda:" + std::to_string(cuda_->stream.device_index()) + ": " +
-                    what.substr(0, what.find('\n')));
+    return TorchErrorStatus(
+        e, "on the stream of cuda:" + std::to_string(cuda_->stream.device_index()));
   }
 }
 

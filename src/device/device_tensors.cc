@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "device/torch_status.h"
 #include "device/torch_tensors.h"
 
 namespace tandem {
@@ -14,8 +15,7 @@ StatusOr<Tensor> ToHost(const Tensor& tensor) {
     ASSIGN_OR_RETURN(at::Tensor view, ToTorch(tensor));
     return FromTorch(MoveTo(view, at::kCPU));
   } catch (const std::exception& e) {
-    return Internal(std::string("copying a tensor off ") + tensor.device().ToString() + ": " +
-                    e.what());
+    return TorchErrorStatus(e, "copying a tensor off " + tensor.device().ToString());
   }
 }
 
@@ -33,8 +33,8 @@ StatusOr<Tensor> BringTo(const Tensor& tensor, Device target, const DeviceSet& d
         ASSIGN_OR_RETURN(c10::Device device, ToTorchDevice(target));
         return FromTorch(MoveTo(view, device));
       } catch (const std::exception& e) {
-        return Internal("copying a tensor from " + from.ToString() + " to " + target.ToString() +
-                        ": " + e.what());
+        return TorchErrorStatus(
+            e, "copying a tensor from " + from.ToString() + " to " + target.ToString());
       }
     case Device::Kind::kSim:
       if (target.kind() != Device::Kind::kSim) return tensor.WithDevice(Device::Cpu());
@@ -61,7 +61,7 @@ StatusOr<Tensor> ConcatOnDevice(const std::vector<const Tensor*>& parts) {
     }
     return FromTorch(at::cat(views, 0));
   } catch (const std::exception& e) {
-    return Internal(std::string("merging a batch on the device: ") + e.what());
+    return TorchErrorStatus(e, "merging a batch on the device");
   }
 }
 

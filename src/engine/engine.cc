@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "backend/backend.h"
+#include "backend/backend_registry.h"
 #include "backend/ops/op.h"
 #include "config/request_validation.h"
 #include "device/device_tensors.h"
@@ -109,7 +109,7 @@ Engine::Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan)
 Engine::~Engine() { Shutdown(); }
 
 StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
-  RepositoryScan scan = ScanRepository(options.repository);
+  RepositoryScan scan = ScanModelRepository(options.repository);
   ValidatePipelines(scan);
   if (scan.models.empty() && scan.pipelines.empty()) {
     RETURN_IF_ERROR(scan.problems.ToStatus());
@@ -213,11 +213,13 @@ Status Engine::LoadAll() {
 }
 
 Status Engine::LoadVersion(const ModelConfig& config, Version& version) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, CreateBackend(config.backend, devices_));
+  const BackendDescription* description = FindBackend(config.backend);
+  if (description == nullptr) return NotFound("unknown backend '" + config.backend + "'");
+  std::unique_ptr<Backend> backend = description->make(devices_);
   std::vector<std::unique_ptr<Instance>> instances;
   for (const InstanceGroupConfig& group : config.instances) {
     ASSIGN_OR_RETURN(std::vector<Device> devices,
-                     devices_.Resolve(group, AcceleratorOf(config.backend)));
+                     devices_.Resolve(group, description->accelerator));
     for (const Device& device : devices) {
       for (int64_t i = 0; i < group.count; ++i) {
         ASSIGN_OR_RETURN(std::unique_ptr<Instance> instance,

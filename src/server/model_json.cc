@@ -1,5 +1,6 @@
 #include "server/model_json.h"
 
+#include "backend/backend_registry.h"
 #include "server/json_util.h"
 
 namespace tandem {
@@ -8,7 +9,8 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 
 std::string Platform(const ModelConfig& config) {
-  return config.backend == "torchscript" ? "pytorch_libtorch" : config.backend;
+  const BackendDescription* backend = FindBackend(config.backend);
+  return backend != nullptr ? backend->platform : config.backend;
 }
 
 // The type names of the model-config format ("TYPE_FP32"); BYTES is "TYPE_STRING" there.

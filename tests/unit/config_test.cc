@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "backend/backend_registry.h"
 #include "config/model_config.h"
 #include "config/repository.h"
 
@@ -26,7 +27,7 @@ parameters: {latency_us: 100}
 )";
 
 ModelConfig Parse(const std::string& yaml, ConfigProblems& problems) {
-  return ParseModelConfig(yaml, "m", "m/model.yaml", problems);
+  return ParseModelConfig(yaml, "m", "m/model.yaml", problems, AllBackendRules());
 }
 
 // Parses `yaml` and returns its problems as "key: message" lines.
@@ -278,7 +279,7 @@ TEST_F(RepositoryTest, FindsNumericVersionsInOrder) {
   Write("a/10/model.pt", "x");
   Write("a/2/model.pt", "x");
   Write("a/notes/readme.txt", "ignored");
-  RepositoryScan scan = ScanRepository(root_);
+  RepositoryScan scan = ScanModelRepository(root_);
   ASSERT_TRUE(scan.problems.empty()) << scan.problems.ToStatus().message();
   ASSERT_EQ(scan.models.size(), 1u);
   EXPECT_EQ(scan.models[0].versions, (std::vector<int64_t>{1, 2, 10}));
@@ -292,7 +293,7 @@ TEST_F(RepositoryTest, ReportsMissingFilesAndBadModelsButKeepsGoodOnes) {
   Write("nofile/1/other.bin", "x");
   Write("broken/model.yaml", "backend: [\n");
   Write("empty/README", "");
-  RepositoryScan scan = ScanRepository(root_);
+  RepositoryScan scan = ScanModelRepository(root_);
   ASSERT_EQ(scan.models.size(), 1u);
   EXPECT_EQ(scan.models[0].config.name, "good");
   std::string all = scan.problems.ToStatus().message();
@@ -306,7 +307,7 @@ TEST_F(RepositoryTest, ReportsMissingFilesAndBadModelsButKeepsGoodOnes) {
 }
 
 TEST_F(RepositoryTest, AMissingRepositoryIsAProblem) {
-  RepositoryScan scan = ScanRepository(root_ / "absent");
+  RepositoryScan scan = ScanModelRepository(root_ / "absent");
   EXPECT_NE(scan.problems.ToStatus().message().find("not a directory"), std::string::npos);
 }
 

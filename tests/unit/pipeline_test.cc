@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "backend/backend_registry.h"
 #include "config/model_config.h"
 #include "config/pipeline_config.h"
 #include "pipeline/pipeline_validation.h"
@@ -99,7 +100,7 @@ steps: [{name: s, model: m, inputs: [x], outputs: {}}]
 ModelSource Model(const std::string& yaml, const std::string& name) {
   ConfigProblems problems;
   ModelSource source;
-  source.config = ParseModelConfig(yaml, name, name + "/model.yaml", problems);
+  source.config = ParseModelConfig(yaml, name, name + "/model.yaml", problems, AllBackendRules());
   EXPECT_TRUE(problems.empty()) << AllProblems(problems);
   source.versions = {1};
   return source;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "backend/ops/op.h"
+#include "device/torch_status.h"
 #include "device/torch_tensors.h"
 
 namespace tandem {
@@ -141,8 +142,7 @@ StatusOr<std::vector<Tensor>> WithTorch(const std::vector<Tensor>& inputs, Devic
     }
     return results;
   } catch (const std::exception& e) {
-    std::string what = e.what();
-    return Internal(what.substr(0, what.find('\n')));
+    return TorchErrorStatus(e, "");  // the pipeline names the step
   }
 }
 

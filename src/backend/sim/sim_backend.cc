@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "config/yaml_fields.h"
+
 namespace tandem {
 namespace {
 
@@ -118,10 +120,53 @@ class SimBackend final : public Backend {
   const DeviceSet& devices_;
 };
 
+// A sim model computes output i = input i × scale + offset (docs/design/architecture.md §6).
+void CheckSimModel(const YamlFields& fields, const ModelConfig& config) {
+  if (config.outputs.size() != config.inputs.size()) {
+    fields.Problem("outputs",
+                   "a sim model declares as many outputs as inputs (output i = input "
+                   "i × scale + offset), got " +
+                       std::to_string(config.outputs.size()) + " for " +
+                       std::to_string(config.inputs.size()));
+  }
+  for (size_t i = 0; i < config.inputs.size(); ++i) {
+    const TensorConfig& in = config.inputs[i];
+    if (in.dtype == DataType::kBool || in.dtype == DataType::kFp16 || in.dtype == DataType::kBf16 ||
+        in.dtype == DataType::kBytes) {
+      fields.Problem("inputs[" + std::to_string(i) + "].datatype",
+                     "sim models compute on integer, FP32 and FP64 tensors");
+    }
+    if (i < config.outputs.size() &&
+        (config.outputs[i].dtype != in.dtype || !(config.outputs[i].shape == in.shape))) {
+      fields.Problem("outputs[" + std::to_string(i) + "]",
+                     "must have the datatype and shape of inputs[" + std::to_string(i) + "]");
+    }
+  }
+  for (const auto& [key, value] : config.parameters) {
+    const std::string at = "parameters." + key;
+    if (key != "latency_us" && key != "per_item_us" && key != "scale" && key != "offset") {
+      fields.Problem(at, "unknown sim parameter (expected latency_us, per_item_us, scale, offset)");
+      continue;
+    }
+    char* end = nullptr;
+    const double number = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0') {
+      fields.Problem(at, "'" + value + "' is not a number");
+    } else if ((key == "latency_us" || key == "per_item_us") && number < 0) {
+      fields.Problem(at, "must be 0 or more");
+    }
+  }
+}
+
 }  // namespace
 
-std::unique_ptr<Backend> MakeSimBackend(const DeviceSet& devices) {
-  return std::make_unique<SimBackend>(devices);
+BackendDescription SimBackendDescription() {
+  BackendDescription d;
+  d.rules = {"sim", /*artifact=*/"", /*cuda_graphs=*/false, CheckSimModel};
+  d.platform = "sim";
+  d.accelerator = Device::Kind::kSim;
+  d.make = [](const DeviceSet& devices) { return std::make_unique<SimBackend>(devices); };
+  return d;
 }
 
 }  // namespace tandem

@@ -5,12 +5,13 @@
 
 #include <memory>
 
-#include "backend/backend.h"
+#include "backend/backend_registry.h"
 #include "device/device_set.h"
 
 namespace tandem {
 
-// `devices` must outlive the backend and its instances.
-std::unique_ptr<Backend> MakeSimBackend(const DeviceSet& devices);
+// `backend: sim`: no file, accelerates on sim devices; its factory's `devices` must outlive the
+// backend and its instances.
+BackendDescription SimBackendDescription();
 
 }  // namespace tandem

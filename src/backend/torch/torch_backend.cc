@@ -8,53 +8,15 @@
 #include <optional>
 #include <set>
 
+#include "config/yaml_fields.h"
+#include "device/torch_status.h"
 #include "device/torch_tensors.h"
 
 namespace tandem {
 namespace {
 
-// The part of a LibTorch error a caller can act on. Most errors put it on the first line and a
-// C++ stack trace after; TorchScript interpreter errors open with a fixed sentence and a
-// TorchScript traceback, and put the raised error ("builtins.ValueError: ...") on the last line.
-std::string UsefulMessage(const std::string& what) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < what.size()) {
-    size_t end = what.find('\n', start);
-    if (end == std::string::npos) end = what.size();
-    if (end > start) lines.push_back(what.substr(start, end - start));
-    start = end + 1;
-  }
-  if (lines.empty()) return what;
-  if (lines.front().find("failed in the TorchScript interpreter") != std::string::npos) {
-    return lines.back();
-  }
-  return lines.front();
-}
-
-// A failed host allocation: LibTorch's CPU allocator raises a plain error, not OutOfMemoryError.
-bool IsHostOutOfMemory(const std::string& what) {
-  return what.find("DefaultCPUAllocator: can't allocate memory") != std::string::npos ||
-         what.find("DefaultCPUAllocator: not enough memory") != std::string::npos;
-}
-
-// Runs `fn`, turning LibTorch exceptions into statuses: out-of-memory (device or host) becomes
-// RESOURCE_EXHAUSTED, anything else INTERNAL with the model's own message.
-template <typename Fn>
-auto CatchTorch(const std::string& what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const c10::OutOfMemoryError& e) {
-    return Status(StatusCode::kResourceExhausted,
-                  what + ": out of memory: " + UsefulMessage(e.what()));
-  } catch (const std::exception& e) {
-    if (IsHostOutOfMemory(e.what())) {
-      return Status(StatusCode::kResourceExhausted,
-                    what + ": out of host memory: " + UsefulMessage(e.what()));
-    }
-    return Internal(what + ": " + UsefulMessage(e.what()));
-  }
-}
+// The file each version folder holds: torch.jit.save's output.
+constexpr char kArtifact[] = "model.pt";
 
 class TorchScriptInstance final : public Instance {
  public:
@@ -157,8 +119,8 @@ class TorchScriptInstance final : public Instance {
         captured.graph->capture_end();  // leaves the stream out of capture mode
       } catch (...) {
       }
-      return Internal("capturing a CUDA graph failed (set cuda_graphs: false for this model): " +
-                      UsefulMessage(e.what()));
+      return TorchErrorStatus(
+          e, "capturing a CUDA graph failed (set cuda_graphs: false for this model)");
     }
     ASSIGN_OR_RETURN(captured.outputs, SplitOutputs(result));
     return captured;
@@ -246,7 +208,7 @@ class TorchScriptBackend final : public Backend {
   StatusOr<std::unique_ptr<Instance>> CreateInstance(const ModelConfig& config,
                                                      const std::filesystem::path& version_dir,
                                                      Device device) override {
-    const std::filesystem::path file = version_dir / "model.pt";
+    const std::filesystem::path file = version_dir / kArtifact;
     return CatchTorch("loading " + file.string(), [&]() -> StatusOr<std::unique_ptr<Instance>> {
       ASSIGN_OR_RETURN(c10::Device torch_device, ToTorchDevice(device));
       torch::jit::Module module = torch::jit::load(file.string(), torch_device);
@@ -257,8 +219,29 @@ class TorchScriptBackend final : public Backend {
   }
 };
 
+// TorchScript models take and return tensors of numbers.
+void CheckTorchScriptModel(const YamlFields& fields, const ModelConfig& config) {
+  auto no_bytes = [&](const std::vector<TensorConfig>& tensors, const std::string& key) {
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (tensors[i].dtype == DataType::kBytes) {
+        fields.Problem(key + "[" + std::to_string(i) + "].datatype",
+                       "torchscript models take and return numeric tensors, not BYTES");
+      }
+    }
+  };
+  no_bytes(config.inputs, "inputs");
+  no_bytes(config.outputs, "outputs");
+}
+
 }  // namespace
 
-std::unique_ptr<Backend> MakeTorchScriptBackend() { return std::make_unique<TorchScriptBackend>(); }
+BackendDescription TorchScriptBackendDescription() {
+  BackendDescription d;
+  d.rules = {"torchscript", kArtifact, /*cuda_graphs=*/true, CheckTorchScriptModel};
+  d.platform = "pytorch_libtorch";
+  d.accelerator = Device::Kind::kCuda;
+  d.make = [](const DeviceSet&) { return std::make_unique<TorchScriptBackend>(); };
+  return d;
+}
 
 }  // namespace tandem

@@ -8,7 +8,7 @@
 #include <optional>
 #include <set>
 
-#include "config/yaml_fields.h"
+#include "backend/torch/model_io.h"
 #include "device/torch_status.h"
 #include "device/torch_tensors.h"
 
@@ -32,30 +32,14 @@ class TorchScriptInstance final : public Instance {
       std::optional<c10::DeviceGuard> device_guard;
       if (torch_device_.is_cuda()) device_guard.emplace(torch_device_);
 
-      std::vector<at::Tensor> args;
-      args.reserve(inputs.size());
-      for (const Tensor& input : inputs) {
-        ASSIGN_OR_RETURN(at::Tensor t, ToTorch(input));
-        args.push_back(MoveTo(t, torch_device_));
-      }
+      ASSIGN_OR_RETURN(std::vector<at::Tensor> args, InputsOn(inputs, torch_device_));
       std::vector<at::Tensor> outputs;
       if (UsesGraphs()) {
         ASSIGN_OR_RETURN(outputs, RunGraph(args));
       } else {
         ASSIGN_OR_RETURN(outputs, SplitOutputs(module_.forward(AsIValues(args))));
       }
-
-      std::vector<Tensor> converted;
-      converted.reserve(outputs.size());
-      for (size_t i = 0; i < outputs.size(); ++i) {
-        const TensorConfig& spec = config_.outputs[i];
-        // Outputs stay on the device that made them: a pipeline's next step reads them there,
-        // and the engine copies to the host only what it answers with.
-        ASSIGN_OR_RETURN(Tensor t, FromTorch(outputs[i]));
-        RETURN_IF_ERROR(CheckOutput(spec, t, inputs));
-        converted.push_back(std::move(t));
-      }
-      return converted;
+      return CheckedOutputs(config_, outputs, inputs);
     });
   }
 
@@ -147,16 +131,19 @@ class TorchScriptInstance final : public Instance {
     } else if (result.isTuple() || result.isList()) {
       std::vector<c10::IValue> items =
           result.isTuple() ? result.toTupleRef().elements().vec() : result.toList().vec();
-      for (size_t i = 0; i < expected; ++i) {
-        auto given = config_.output_positions.find(config_.outputs[i].name);
-        const size_t position =
-            given == config_.output_positions.end() ? i : static_cast<size_t>(given->second);
-        if (position >= items.size()) {
-          return Internal("output '" + config_.outputs[i].name + "' is item " +
-                          std::to_string(position) + " of the result, but the model returned " +
-                          std::to_string(items.size()) + " item(s)");
+      std::vector<at::Tensor> tensors;
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (items[i].isTensor()) {
+          tensors.push_back(items[i].toTensor());
+        } else {
+          tensors.emplace_back();  // an error below if the config declares it
         }
-        RETURN_IF_ERROR(take(items[position], "output " + std::to_string(position)));
+      }
+      ASSIGN_OR_RETURN(out, OutputsByPosition(config_, std::move(tensors)));
+      for (size_t i = 0; i < out.size(); ++i) {
+        if (!out[i].defined()) {
+          return Internal("output '" + config_.outputs[i].name + "' is not a tensor");
+        }
       }
     } else if (result.isGenericDict()) {
       c10::Dict<c10::IValue, c10::IValue> dict = result.toGenericDict();
@@ -173,26 +160,6 @@ class TorchScriptInstance final : public Instance {
                       "; expected a tensor, a tuple or list of tensors, or a dict of tensors");
     }
     return out;
-  }
-
-  // An output must have its config's dtype and shape; batched outputs must keep the batch size.
-  Status CheckOutput(const TensorConfig& spec, const Tensor& t,
-                     const std::vector<Tensor>& inputs) const {
-    const std::string where = "output '" + spec.name + "'";
-    if (t.dtype() != spec.dtype) {
-      return Internal(where + " is " + std::string(DataTypeName(t.dtype())) +
-                      " but model.yaml declares " + std::string(DataTypeName(spec.dtype)));
-    }
-    Shape expected = spec.shape;
-    if (config_.batched()) {
-      const int64_t batch = inputs.empty() ? 1 : inputs.front().shape()[0];
-      expected = spec.shape.Prepend(batch);
-    }
-    if (!expected.Accepts(t.shape())) {
-      return Internal(where + " has shape " + t.shape().ToString() + " but model.yaml declares " +
-                      expected.ToString() + (config_.batched() ? " (batch first)" : ""));
-    }
-    return Status::Ok();
   }
 
   const ModelConfig config_;
@@ -219,25 +186,11 @@ class TorchScriptBackend final : public Backend {
   }
 };
 
-// TorchScript models take and return tensors of numbers.
-void CheckTorchScriptModel(const YamlFields& fields, const ModelConfig& config) {
-  auto no_bytes = [&](const std::vector<TensorConfig>& tensors, const std::string& key) {
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      if (tensors[i].dtype == DataType::kBytes) {
-        fields.Problem(key + "[" + std::to_string(i) + "].datatype",
-                       "torchscript models take and return numeric tensors, not BYTES");
-      }
-    }
-  };
-  no_bytes(config.inputs, "inputs");
-  no_bytes(config.outputs, "outputs");
-}
-
 }  // namespace
 
 BackendDescription TorchScriptBackendDescription() {
   BackendDescription d;
-  d.rules = {"torchscript", kArtifact, /*cuda_graphs=*/true, CheckTorchScriptModel};
+  d.rules = {"torchscript", kArtifact, /*cuda_graphs=*/true, CheckNumericTensors};
   d.platform = "pytorch_libtorch";
   d.accelerator = Device::Kind::kCuda;
   d.make = [](const DeviceSet&) { return std::make_unique<TorchScriptBackend>(); };

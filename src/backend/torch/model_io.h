@@ -1,0 +1,36 @@
+// What every LibTorch model backend (torchscript, aoti) does the same way around a forward pass:
+// bring the inputs to the instance's device, map a result's items to the config's outputs by
+// position, check each output against the config, and the config checks they share. Internal
+// to backend/.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "config/model_config.h"
+#include "config/yaml_fields.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace tandem {
+
+// The inputs as LibTorch tensors on `device` (copied there if they are elsewhere).
+StatusOr<std::vector<at::Tensor>> InputsOn(const std::vector<Tensor>& inputs, c10::Device device);
+
+// The config's outputs from a result's items, by position: an output's place in `outputs`, or
+// its `position:`; a config may declare any of the items.
+StatusOr<std::vector<at::Tensor>> OutputsByPosition(const ModelConfig& config,
+                                                    std::vector<at::Tensor> items);
+
+// The outputs as Tensors, left on the device that made them (a pipeline's next step reads them
+// there; the engine copies to the host only what it answers with), each checked against its
+// config: dtype, and shape with the batch size of `inputs` first for batched models.
+StatusOr<std::vector<Tensor>> CheckedOutputs(const ModelConfig& config,
+                                             const std::vector<at::Tensor>& outputs,
+                                             const std::vector<Tensor>& inputs);
+
+// A config check: LibTorch models take and return numeric tensors, never BYTES.
+void CheckNumericTensors(const YamlFields& fields, const ModelConfig& config);
+
+}  // namespace tandem

@@ -1,13 +1,14 @@
 #include "backend/backend_registry.h"
 
+#include "backend/aoti/aoti_backend.h"
 #include "backend/sim/sim_backend.h"
 #include "backend/torch/torch_backend.h"
 
 namespace tandem {
 
 const std::vector<BackendDescription>& Backends() {
-  static const std::vector<BackendDescription> kBackends = {TorchScriptBackendDescription(),
-                                                            SimBackendDescription()};
+  static const std::vector<BackendDescription> kBackends = {
+      AotiBackendDescription(), TorchScriptBackendDescription(), SimBackendDescription()};
   return kBackends;
 }
 

@@ -36,7 +36,8 @@ std::vector<int64_t> ScanVersions(const fs::path& dir, const ModelConfig& config
     if (!v) continue;
     if (!artifact.empty() && !fs::is_regular_file(entry.path() / artifact)) {
       problems.Add((entry.path() / artifact).string(), "",
-                   "missing: a " + config.backend + " version folder must hold " + artifact);
+                   "missing: each version folder of a model with backend: " + config.backend +
+                       " holds " + artifact);
       continue;
     }
     versions.push_back(*v);

@@ -98,7 +98,9 @@ instances:
   - {devices: tpu, count: 0}
 warmup: {batch_sizes: [0]}
 )");
-  EXPECT_TRUE(Mentions(problems, "backend: unknown backend 'tensorflow'")) << problems.size();
+  EXPECT_TRUE(Mentions(problems,
+                       "backend: unknown backend 'tensorflow' (expected aoti, torchscript or sim)"))
+      << problems.size();
   EXPECT_TRUE(Mentions(problems, "max_batch_size: must be at least 0"));
   EXPECT_TRUE(Mentions(problems, "max_batchsize: unknown key"));
   EXPECT_TRUE(Mentions(problems, "inputs[0].datatype: unknown datatype 'FP33'"));
@@ -148,6 +150,12 @@ inputs: [{name: x, datatype: BYTES, shape: [1]}]
 outputs: [{name: y, datatype: FP32, shape: [1]}]
 )");
   EXPECT_TRUE(Mentions(problems, "inputs[0].datatype: torchscript models take and return numeric"));
+  EXPECT_TRUE(Mentions(ProblemsOf(R"(
+backend: aoti
+inputs: [{name: x, datatype: FP32, shape: [1]}]
+outputs: [{name: y, datatype: BYTES, shape: [1]}]
+)"),
+                       "outputs[0].datatype: aoti models take and return numeric"));
 }
 
 TEST(ModelConfigTest, CudaGraphsNeedFixedShapesAndWarmUpSizes) {
@@ -303,6 +311,23 @@ TEST_F(RepositoryTest, ReportsMissingFilesAndBadModelsButKeepsGoodOnes) {
   EXPECT_NE(all.find("nofile/1/model.pt: missing"), std::string::npos) << all;
   EXPECT_NE(all.find("broken/model.yaml: not valid YAML"), std::string::npos) << all;
   EXPECT_NE(all.find("empty: holds neither model.yaml nor pipeline.yaml"), std::string::npos)
+      << all;
+}
+
+TEST_F(RepositoryTest, EachBackendLooksForItsOwnFile) {
+  const std::string model = kModel;
+  const std::string aoti = "backend: aoti\n" + model.substr(model.find('\n') + 1);
+  Write("compiled/model.yaml", aoti);
+  Write("compiled/1/model.pt2", "x");
+  Write("wrong_file/model.yaml", aoti);
+  Write("wrong_file/1/model.pt", "x");
+  RepositoryScan scan = ScanModelRepository(root_);
+  ASSERT_EQ(scan.models.size(), 1u);
+  EXPECT_EQ(scan.models[0].config.name, "compiled");
+  std::string all = scan.problems.ToStatus().message();
+  EXPECT_NE(all.find("wrong_file/1/model.pt2: missing: each version folder of a model with "
+                     "backend: aoti holds model.pt2"),
+            std::string::npos)
       << all;
 }
 

@@ -7,7 +7,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
 .PHONY: setup build example run test unit-test py-test soak-test sanitize-test tsan-test fuzz-test \
-	format-check bench-scaling bench-placement bench-pipeline bench-stages clean
+	format-check bench-scaling bench-placement bench-pipeline bench-stages bench-compiled clean
 
 # SETUP_FLAGS=--build-only: no test tools (the container image's build stage).
 setup:
@@ -104,6 +104,11 @@ bench-pipeline: example
 # (PIL, torchvision) on the same images (about 3 minutes).
 bench-stages: example
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/pipeline/stages.py
+
+# The example's models as AOTInductor packages against TorchScript, same server, side by side
+# (about 5 minutes on 2 cores, plus about 2 to compile the packages the first time).
+bench-compiled: example
+	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/compiled/run.py
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

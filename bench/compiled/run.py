@@ -1,0 +1,218 @@
+"""Compiled models against TorchScript, same server, same config, side by side: the example's
+remove_background with its segmenter and matting net as AOTInductor packages (`backend: aoti`,
+exported by scripts/export_pt2.py) against the same weights as TorchScript, at 1, 2, 4 and 8
+clients, alternating the two servers row by row; and each format's forward passes alone,
+in-process (the models called from this Python process, no server).
+
+The segmenter runs at 160×160 as in bench-pipeline (TANDEM_BENCH_SEGMENTER_SIZE), batches of up
+to 4 within 2 ms. The packages are compiled once per version of the models and of the export
+code, and kept in ~/.cache/tandem.
+
+Writes bench/results/compiled.json and the `compiled` section of docs/performance.md.
+Usage (`make bench-compiled`): python bench/compiled/run.py [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import io
+import json
+import os
+import pathlib
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+EXAMPLE = ROOT / "examples" / "repository"
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "examples" / "remove_background"))
+from common import write_doc_section  # noqa: E402
+from export_pt2 import export_pt2  # noqa: E402
+from http_load import closed_loop  # noqa: E402
+from models import Matting, Segmenter  # noqa: E402
+from support.server import start_server  # noqa: E402
+
+SIZE = int(os.environ.get("TANDEM_BENCH_SEGMENTER_SIZE", "160"))
+IMAGE = ROOT / "examples" / "remove_background" / "sample.jpg"
+DOC_TITLE = "Compiled models: AOTInductor packages against TorchScript"
+HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/png",
+           "X-Amzn-SageMaker-Target-Model": "remove_background"}
+
+
+def packages() -> pathlib.Path:
+    """segmenter/1/model.pt2 and matting/1/model.pt2 with the example's weights, cached."""
+    sources = [ROOT / "examples" / "remove_background" / "models.py",
+               ROOT / "scripts" / "export_pt2.py", pathlib.Path(__file__)]
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources) + torch.__version__.encode() +
+                         str(SIZE).encode()).hexdigest()[:16]
+    cache = pathlib.Path.home() / ".cache" / "tandem" / f"bench-pt2-{key}"
+    if not (cache / "done").exists():
+        staging = cache.with_name(cache.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        segmenter = torch.jit.load(str(EXAMPLE / "segmenter" / "1" / "model.pt"))
+        matting = torch.jit.load(str(EXAMPLE / "matting" / "1" / "model.pt"))
+        # The TorchScript files hold the weights; the modules are rebuilt around them.
+        seg, mat = Segmenter(), Matting()
+        seg.load_state_dict(segmenter.state_dict())
+        mat.load_state_dict(matting.state_dict())
+        for name, module, examples, kw in (
+                ("segmenter", seg, {"image": torch.rand(3, SIZE, SIZE)},
+                 {"max_batch_size": 4}),
+                ("matting", mat, {"x": torch.rand(1, 4, 96, 128)},
+                 {"free_dims": {"x": [2, 3]}})):
+            started = time.perf_counter()
+            export_pt2(module, examples, staging, name, **kw)
+            print(f"compiled {name} in {time.perf_counter() - started:.0f} s", flush=True)
+        (staging / "done").touch()
+        shutil.rmtree(cache, ignore_errors=True)
+        staging.rename(cache)
+    return cache
+
+
+def repository(root: pathlib.Path, compiled: pathlib.Path | None) -> pathlib.Path:
+    """The example's remove_background at SIZE, with TorchScript models or, given `compiled`,
+    its packages (same model.yaml otherwise)."""
+    for name in ("segmenter", "matting", "remove_background"):
+        shutil.copytree(EXAMPLE / name, root / name)
+    for config in (root / "segmenter" / "model.yaml", root / "remove_background" / "pipeline.yaml"):
+        config.write_text(config.read_text().replace("320", str(SIZE)))
+    segmenter = root / "segmenter" / "model.yaml"
+    segmenter.write_text(segmenter.read_text().replace("max_batch_size: 8", "max_batch_size: 4")
+                         .replace("preferred_batch_sizes: [4, 8]", "preferred_batch_sizes: [4]"))
+    if compiled is not None:
+        for name in ("segmenter", "matting"):
+            config = root / name / "model.yaml"
+            config.write_text(config.read_text().replace("backend: torchscript", "backend: aoti"))
+            (root / name / "1" / "model.pt").unlink()
+            shutil.copy(compiled / name / "1" / "model.pt2", root / name / "1" / "model.pt2")
+    return root
+
+
+def forward_ms(run, inputs, repeats: int = 12) -> float:
+    with torch.inference_mode():
+        for _ in range(3):
+            run(inputs)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run(inputs)
+            times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def in_process(compiled: pathlib.Path) -> dict:
+    """Each model's forward pass alone, both formats, alternating (ms, median)."""
+    ts = {n: torch.jit.load(str(EXAMPLE / n / "1" / "model.pt")) for n in ("segmenter", "matting")}
+    pt2 = {n: torch._inductor.aoti_load_package(str(compiled / n / "1" / "model.pt2"))
+           for n in ("segmenter", "matting")}
+    cases = {"segmenter, batch 1": ("segmenter", [torch.rand(1, 3, SIZE, SIZE)]),
+             "segmenter, batch 4": ("segmenter", [torch.rand(4, 3, SIZE, SIZE)]),
+             "matting, 207×301": ("matting", [torch.rand(1, 4, 207, 301)]),
+             "matting, 683×1024": ("matting", [torch.rand(1, 4, 683, 1024)])}
+    out = {}
+    for label, (name, inputs) in cases.items():
+        a = forward_ms(lambda x: ts[name](*x), inputs)
+        b = forward_ms(lambda x: pt2[name](*x), inputs)
+        out[label] = {"torchscript_ms": a, "aoti_ms": b}
+        print(f"in-process {label}: torchscript {a:.1f} ms, aoti {b:.1f} ms", flush=True)
+    return out
+
+
+def same_matte(a: bytes, b: bytes) -> float:
+    x = np.asarray(Image.open(io.BytesIO(a)), dtype=np.int16)
+    y = np.asarray(Image.open(io.BytesIO(b)), dtype=np.int16)
+    return float(np.mean(np.abs(x - y) <= 2)) if x.shape == y.shape else 0.0
+
+
+def serve(compiled: pathlib.Path, concurrency: list[int], seconds: int) -> dict:
+    body = IMAGE.read_bytes()
+    rows = {"torchscript": [], "aoti": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = {"torchscript": start_server(repository(pathlib.Path(tmp) / "ts", None)),
+                   "aoti": start_server(repository(pathlib.Path(tmp) / "pt2", compiled))}
+        try:
+            mattes = {k: s.post("/invocations", body, headers=HEADERS).body
+                      for k, s in servers.items()}
+            agreement = same_matte(mattes["torchscript"], mattes["aoti"])
+            for i, c in enumerate(concurrency):
+                order = ["torchscript", "aoti"] if i % 2 == 0 else ["aoti", "torchscript"]
+                for key in order:
+                    row = closed_loop(servers[key].port, "/invocations", body, HEADERS, c,
+                                      seconds)
+                    rows[key].append(row)
+                    print(f"{key:12s} c={c:<3d} {row['throughput_rps']:6.2f} img/s "
+                          f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms "
+                          f"errors={row['errors']}", flush=True)
+        finally:
+            for s in servers.values():
+                s.stop()
+    return {"rows": rows, "matte_agreement": agreement}
+
+
+def report(results: dict) -> str:
+    ts, pt2 = results["serve"]["rows"]["torchscript"], results["serve"]["rows"]["aoti"]
+    lines = [
+        f"Measured {results['date']} on {results['machine']}, CPU only, `make bench-compiled`: "
+        f"the example's remove_background ({results['image']}, segmenter at "
+        f"{results['segmenter_size']}×{results['segmenter_size']}, batches of up to 4 within "
+        "2 ms), one Tandem serving the models as TorchScript and one serving the same weights as "
+        "AOTInductor packages, same config, alternating row by row; Python clients, closed loop, "
+        f"{results['seconds']} s a row. The two servers' mattes agree on "
+        f"{results['serve']['matte_agreement'] * 100:.1f}% of pixels within 2 levels.", "",
+        "| clients | TorchScript img/s | AOTI img/s | ratio | TorchScript p50 ms | AOTI p50 ms |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for a, b in zip(ts, pt2):
+        lines.append(f"| {a['concurrency']} | {a['throughput_rps']:.2f} | {b['throughput_rps']:.2f}"
+                     f" | {b['throughput_rps'] / a['throughput_rps']:.2f}× | {a['p50_ms']:.0f} | "
+                     f"{b['p50_ms']:.0f} |")
+    best_ts = max(r["throughput_rps"] for r in ts)
+    best_pt2 = max(r["throughput_rps"] for r in pt2)
+    lines += ["", f"Best against best: **{best_pt2 / best_ts:.2f}×** (target ≥ 1.4×).", "",
+              "The forward passes alone, in-process (ms, median of 12; Python, both formats "
+              "alternating):", "", "| model | TorchScript | AOTI | speed-up |",
+              "| --- | ---: | ---: | ---: |"]
+    for label, r in results["in_process"].items():
+        lines.append(f"| {label} | {r['torchscript_ms']:.1f} | {r['aoti_ms']:.1f} | "
+                     f"{r['torchscript_ms'] / r['aoti_ms']:.2f}× |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--concurrency", default="1,2,4,8")
+    args = parser.parse_args()
+    if not IMAGE.exists():
+        sys.exit("run `make example` first (it exports the models and the sample image)")
+    compiled = packages()
+    results = {
+        "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})",
+        "date": str(datetime.date.today()), "segmenter_size": SIZE, "seconds": args.seconds,
+        "image": f"{Image.open(IMAGE).size[0]}×{Image.open(IMAGE).size[1]} JPEG",
+        "in_process": in_process(compiled),
+        "serve": serve(compiled, [int(c) for c in args.concurrency.split(",")], args.seconds),
+    }
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compiled.json").write_text(json.dumps(results, indent=1))
+    text = report(results)
+    write_doc_section("compiled", DOC_TITLE, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

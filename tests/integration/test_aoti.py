@@ -6,9 +6,12 @@ max_batch_size, a corrupt package, a package whose inputs differ from model.yaml
 Tolerance: 1e-5 absolute (Inductor fuses and reorders float math; measured here ≤ 3e-7)."""
 
 import concurrent.futures
+import json
+import pathlib
 import shutil
 import subprocess
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -101,6 +104,42 @@ def test_a_batch_over_max_batch_size_is_a_400_naming_the_model(server):
         infer(server, "classifier", {"image": image})
     assert error.value.status == 400
     assert "classifier" in error.value.message and "8" in error.value.message
+
+
+def with_metadata(package: pathlib.Path, **changes: str) -> None:
+    """Rewrites the package's recorded metadata (what it says it was compiled for)."""
+    entries = {}
+    with zipfile.ZipFile(package) as z:
+        for name in z.namelist():
+            data = z.read(name)
+            if name.endswith("_metadata.json"):
+                data = json.dumps({**json.loads(data), **changes}).encode()
+            entries[name] = data
+    with zipfile.ZipFile(package, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+
+
+def cpu_flags() -> set:
+    text = pathlib.Path("/proc/cpuinfo").read_text()
+    return set(text.split("flags", 1)[1].split("\n", 1)[0].split(":", 1)[1].split())
+
+
+def test_a_package_for_another_device_kind_is_refused_with_the_reason(repository, tmp_path):
+    root = tmp_path / "repo"
+    shutil.copytree(repository / "classifier", root / "for_cuda")
+    with_metadata(root / "for_cuda" / "1" / "model.pt2", AOTI_DEVICE_KEY="cuda")
+    expected = ["for_cuda/1/model.pt2: the package was compiled for cuda, not cpu"]
+    if "avx512f" not in cpu_flags():
+        shutil.copytree(repository / "classifier", root / "for_avx512")
+        with_metadata(root / "for_avx512" / "1" / "model.pt2",
+                      AOTI_CPU_ISA="AVX512 AVX512_VNNI")
+        expected.append("for_avx512/1/model.pt2: the package was compiled for CPUs with "
+                        "AVX512 AVX512_VNNI and this CPU lacks AVX512")
+    check = subprocess.run([tandem_binary(), "check", str(root)], capture_output=True, text=True)
+    assert check.returncode == 1
+    for line in expected:
+        assert line in check.stdout, check.stdout
 
 
 def test_broken_packages_are_named_and_the_rest_serves(repository, tmp_path):

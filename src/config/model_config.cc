@@ -24,6 +24,11 @@ const TensorConfig* ModelConfig::FindOutput(std::string_view name) const {
   return nullptr;
 }
 
+size_t ModelConfig::OutputPosition(size_t i) const {
+  auto given = output_positions.find(outputs[i].name);
+  return given == output_positions.end() ? i : static_cast<size_t>(given->second);
+}
+
 bool IsValidModelName(std::string_view name) {
   if (name.empty() || name.size() > 128 || name.front() == '.') return false;
   for (char c : name) {

@@ -56,6 +56,8 @@ struct ModelConfig {
   bool batched() const { return max_batch_size > 0; }
   const TensorConfig* FindInput(std::string_view name) const;
   const TensorConfig* FindOutput(std::string_view name) const;
+  // Which item of a tuple or list result output `i` is: its `position`, else its place.
+  size_t OutputPosition(size_t i) const;
 };
 
 // Model and pipeline names (their folder names, and the {m} of URLs): 1 to 128 of letters,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import pathlib
+import shutil
+import sys
 from typing import Dict, Tuple
 
 import torch
@@ -142,10 +145,6 @@ AOTI_MODELS = ("classifier", "smoother")
 
 def aoti_repository(root: pathlib.Path) -> pathlib.Path:
     """Copies the AOTInductor test models (exported on first use) into `root`; returns it."""
-    import hashlib
-    import shutil
-    import sys
-
     here = pathlib.Path(__file__).resolve()
     script = here.parents[2] / "scripts" / "export_pt2.py"
     key = hashlib.sha256(here.read_bytes() + script.read_bytes() +

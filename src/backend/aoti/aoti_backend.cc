@@ -77,9 +77,7 @@ Status CheckCallSpec(const ModelConfig& config, const std::vector<std::string>& 
   auto outputs = SpecLeaves(spec[1]);
   if (!outputs) return Status::Ok();
   for (size_t i = 0; i < config.outputs.size(); ++i) {
-    auto given = config.output_positions.find(config.outputs[i].name);
-    const size_t position =
-        given == config.output_positions.end() ? i : static_cast<size_t>(given->second);
+    const size_t position = config.OutputPosition(i);
     if (position >= *outputs) {
       return InvalidArgument("model.yaml's output '" + config.outputs[i].name + "' is item " +
                              std::to_string(position) + " of the result, but the package returns " +
@@ -99,45 +97,46 @@ class AotiInstance final : public Instance {
   Device device() const override { return device_; }
 
   StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
-    return CatchTorch("model '" + config_.name + "'", [&]() -> StatusOr<std::vector<Tensor>> {
-      c10::InferenceMode inference_mode;
-      std::optional<c10::DeviceGuard> device_guard;
-      if (torch_device_.is_cuda()) device_guard.emplace(torch_device_);
-      ASSIGN_OR_RETURN(std::vector<at::Tensor> args, InputsOn(inputs, torch_device_));
-      // A package runs a batch above the size it was exported for without a word, so none may
-      // reach it: the scheduler never merges past max_batch_size, and this says so if it did.
-      if (config_.batched() && !args.empty() && args.front().size(0) > config_.max_batch_size) {
-        return InvalidArgument("a batch of " + std::to_string(args.front().size(0)) +
-                               " is over max_batch_size " + std::to_string(config_.max_batch_size));
-      }
-      for (at::Tensor& arg : args) arg = arg.contiguous();
-      // On a GPU, the worker's stream (made current by its DeviceStream).
-      void* stream =
-          torch_device_.is_cuda()
-              ? static_cast<void*>(c10::cuda::getCurrentCUDAStream(torch_device_.index()).stream())
-              : nullptr;
-      std::vector<at::Tensor> items;
-      try {
-        items = loader_->run(args, stream);
-      } catch (const std::exception& e) {
-        // The compiled code reports its own error to the log and the runner throws a generic
-        // "API call failed"; say what usually causes it.
-        if (std::string(e.what()).find("API call failed") == std::string::npos) throw;
-        std::string shapes;
-        for (const Tensor& input : inputs) {
-          shapes += (shapes.empty() ? "" : ", ") + std::string(DataTypeName(input.dtype())) + " " +
-                    input.shape().ToString();
-        }
-        return Internal("the compiled model failed on inputs " + shapes +
-                        " (its own error is in the log just before this; inputs of another "
-                        "dtype or shape than it was exported for fail this way)");
-      }
-      ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs, OutputsByPosition(config_, items));
-      return CheckedOutputs(config_, outputs, inputs);
-    });
+    return RunModel(config_, torch_device_, inputs,
+                    [&](std::vector<at::Tensor> args) -> StatusOr<std::vector<at::Tensor>> {
+                      return Forward(std::move(args), inputs);
+                    });
   }
 
  private:
+  StatusOr<std::vector<at::Tensor>> Forward(std::vector<at::Tensor> args,
+                                            const std::vector<Tensor>& inputs) {
+    // A package runs a batch above the size it was exported for without a word, so none may
+    // reach it: the scheduler never merges past max_batch_size, and this says so if it did.
+    if (config_.batched() && !args.empty() && args.front().size(0) > config_.max_batch_size) {
+      return InvalidArgument("a batch of " + std::to_string(args.front().size(0)) +
+                             " is over max_batch_size " + std::to_string(config_.max_batch_size));
+    }
+    for (at::Tensor& arg : args) arg = arg.contiguous();
+    // On a GPU, the worker's stream (made current by its DeviceStream).
+    void* stream =
+        torch_device_.is_cuda()
+            ? static_cast<void*>(c10::cuda::getCurrentCUDAStream(torch_device_.index()).stream())
+            : nullptr;
+    std::vector<at::Tensor> items;
+    try {
+      items = loader_->run(args, stream);
+    } catch (const std::exception& e) {
+      // The compiled code reports its own error to the log and the runner throws a generic
+      // "API call failed"; say what usually causes it.
+      if (std::string(e.what()).find("API call failed") == std::string::npos) throw;
+      std::string shapes;
+      for (const Tensor& input : inputs) {
+        shapes += (shapes.empty() ? "" : ", ") + std::string(DataTypeName(input.dtype())) + " " +
+                  input.shape().ToString();
+      }
+      return Internal("the compiled model failed on inputs " + shapes +
+                      " (its own error is in the log just before this; inputs of another "
+                      "dtype or shape than it was exported for fail this way)");
+    }
+    return OutputsByPosition(config_, std::move(items));
+  }
+
   const ModelConfig config_;
   const std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader_;
   const Device device_;
@@ -151,7 +150,7 @@ class AotiBackend final : public Backend {
                                                      Device device) override {
     const std::filesystem::path file = version_dir / kArtifact;
     const std::string context = "loading " + file.string();
-    auto made = CatchTorch(context, [&]() -> StatusOr<std::unique_ptr<Instance>> {
+    return CatchTorch(context, [&]() -> StatusOr<std::unique_ptr<Instance>> {
       ASSIGN_OR_RETURN(c10::Device torch_device, ToTorchDevice(device));
       // The package says what it was compiled for; check that before loading its code.
       std::unordered_map<std::string, std::string> metadata =
@@ -161,28 +160,23 @@ class AotiBackend final : public Backend {
       const std::string kind = torch_device.is_cuda() ? "cuda" : "cpu";
       if (compiled_for != kind) {
         return InvalidArgument(
-            "the package was compiled for " +
+            context + ": the package was compiled for " +
             (compiled_for.empty() ? std::string("an unknown device") : compiled_for) + ", not " +
             kind + " (" + device.ToString() +
             "): export it on the device it will run on, or set instances");
       }
       if (auto missing = MissingCpuFeature(metadata["AOTI_CPU_ISA"]); kind == "cpu" && missing) {
-        return InvalidArgument("the package was compiled for CPUs with " +
+        return InvalidArgument(context + ": the package was compiled for CPUs with " +
                                metadata["AOTI_CPU_ISA"] + " and this CPU lacks " + *missing +
                                ": export it on a machine like this one");
       }
       auto loader = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
           file.string(), "model", /*run_single_threaded=*/false, /*num_runners=*/1,
           torch_device.is_cuda() ? torch_device.index() : static_cast<c10::DeviceIndex>(-1));
-      RETURN_IF_ERROR(CheckCallSpec(config, loader->get_call_spec()));
+      RETURN_IF_ERROR(CheckCallSpec(config, loader->get_call_spec()).WithContext(context));
       return std::unique_ptr<Instance>(
           new AotiInstance(config, std::move(loader), device, torch_device));
     });
-    // Every failure names the file (LibTorch's already do, through CatchTorch).
-    if (!made.ok() && made.status().message().rfind(context, 0) != 0) {
-      return made.status().WithContext(context);
-    }
-    return made;
   }
 };
 

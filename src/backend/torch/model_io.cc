@@ -43,9 +43,7 @@ StatusOr<std::vector<at::Tensor>> OutputsByPosition(const ModelConfig& config,
                                                     std::vector<at::Tensor> items) {
   std::vector<at::Tensor> out;
   for (size_t i = 0; i < config.outputs.size(); ++i) {
-    auto given = config.output_positions.find(config.outputs[i].name);
-    const size_t position =
-        given == config.output_positions.end() ? i : static_cast<size_t>(given->second);
+    const size_t position = config.OutputPosition(i);
     if (position >= items.size()) {
       return Internal("output '" + config.outputs[i].name + "' is item " +
                       std::to_string(position) + " of the result, but the model returned " +

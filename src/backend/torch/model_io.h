@@ -5,13 +5,17 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
+#include <c10/core/InferenceMode.h>
 
+#include <optional>
 #include <vector>
 
 #include "config/model_config.h"
 #include "config/yaml_fields.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "device/torch_status.h"
 
 namespace tandem {
 
@@ -29,6 +33,22 @@ StatusOr<std::vector<at::Tensor>> OutputsByPosition(const ModelConfig& config,
 StatusOr<std::vector<Tensor>> CheckedOutputs(const ModelConfig& config,
                                              const std::vector<at::Tensor>& outputs,
                                              const std::vector<Tensor>& inputs);
+
+// One batch through a LibTorch model: `inputs` brought to `device`, `forward` (the inputs as
+// at::Tensors -> StatusOr of the config's outputs, in order) run under inference mode with
+// `device` current, the outputs checked; what LibTorch throws becomes a status naming the model.
+template <typename Forward>
+StatusOr<std::vector<Tensor>> RunModel(const ModelConfig& config, c10::Device device,
+                                       const std::vector<Tensor>& inputs, Forward&& forward) {
+  return CatchTorch("model '" + config.name + "'", [&]() -> StatusOr<std::vector<Tensor>> {
+    c10::InferenceMode inference_mode;
+    std::optional<c10::DeviceGuard> device_guard;
+    if (device.is_cuda()) device_guard.emplace(device);
+    ASSIGN_OR_RETURN(std::vector<at::Tensor> args, InputsOn(inputs, device));
+    ASSIGN_OR_RETURN(std::vector<at::Tensor> outputs, forward(std::move(args)));
+    return CheckedOutputs(config, outputs, inputs);
+  });
+}
 
 // A config check: LibTorch models take and return numeric tensors, never BYTES.
 void CheckNumericTensors(const YamlFields& fields, const ModelConfig& config);

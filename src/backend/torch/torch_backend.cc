@@ -27,20 +27,11 @@ class TorchScriptInstance final : public Instance {
   Device device() const override { return device_; }
 
   StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
-    return CatchTorch("model '" + config_.name + "'", [&]() -> StatusOr<std::vector<Tensor>> {
-      c10::InferenceMode inference_mode;
-      std::optional<c10::DeviceGuard> device_guard;
-      if (torch_device_.is_cuda()) device_guard.emplace(torch_device_);
-
-      ASSIGN_OR_RETURN(std::vector<at::Tensor> args, InputsOn(inputs, torch_device_));
-      std::vector<at::Tensor> outputs;
-      if (UsesGraphs()) {
-        ASSIGN_OR_RETURN(outputs, RunGraph(args));
-      } else {
-        ASSIGN_OR_RETURN(outputs, SplitOutputs(module_.forward(AsIValues(args))));
-      }
-      return CheckedOutputs(config_, outputs, inputs);
-    });
+    return RunModel(config_, torch_device_, inputs,
+                    [&](std::vector<at::Tensor> args) -> StatusOr<std::vector<at::Tensor>> {
+                      if (UsesGraphs()) return RunGraph(args);
+                      return SplitOutputs(module_.forward(AsIValues(args)));
+                    });
   }
 
  private:

@@ -1,13 +1,30 @@
-"""Shared by the benchmark scripts: running wrk, and writing a section of docs/performance.md."""
+"""Shared by the benchmark scripts: the example repository, running wrk, and writing a section
+of docs/performance.md."""
 
 from __future__ import annotations
 
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXAMPLE_REPOSITORY = ROOT / "examples" / "repository"
+
+
+def copy_example(root: pathlib.Path, backend: str = "torchscript") -> pathlib.Path:
+    """The remove_background example (its two models and the pipeline, as `make example` left
+    them) copied to `root`, its models served by `backend`. The example's configs say aoti; the
+    handlers the benchmarks race load the TorchScript files, so Tandem serves those too, unless
+    a benchmark compares the two formats."""
+    for name in ("segmenter", "matting", "remove_background"):
+        shutil.copytree(EXAMPLE_REPOSITORY / name, root / name)
+    for name in ("segmenter", "matting"):
+        config = root / name / "model.yaml"
+        config.write_text(re.sub(r"^backend: \w+", f"backend: {backend}", config.read_text(),
+                                 flags=re.M))
+    return root
 
 
 def to_ms(value: str) -> float:

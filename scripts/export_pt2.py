@@ -25,13 +25,23 @@ dimension, exported at --free-size).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
+import logging
+import os
 import pathlib
+import shutil
 import sys
-from typing import Dict, List, Optional, Sequence
+import warnings
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch.export import Dim
+
+# Noise from torch itself while it compiles, not about the model: a deprecation inside its own
+# tree utilities, and a note that no CUDA runtime is loaded when compiling for the CPU.
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 # v2 datatype names of the torch dtypes a model takes and returns.
 V2_TYPES = {
@@ -107,6 +117,36 @@ def export_pt2(module: torch.nn.Module, examples: Dict[str, torch.Tensor],
         lines.append(_yaml_tensor(output_name, meta.dtype, _shape(meta, batched)))
     (model_dir / "model.yaml").write_text("\n".join(lines) + "\n" + extra_yaml)
     return package
+
+
+def cached_export(label: str, sources: Sequence[pathlib.Path],
+                  export: Callable[[pathlib.Path], None], device: str = "cpu") -> pathlib.Path:
+    """Runs `export(folder)` once per version of what it compiles and returns the folder,
+    ~/.cache/tandem/<label>-<key>, outside any clone. Compiling takes tens of seconds a model on
+    two cores, so examples, tests and benchmarks export once and share the packages. The key
+    hashes `sources` (the files whose content decides the packages: the modules, the code that
+    exports them), this script, torch's version and what the package is compiled for: this
+    CPU's vector ISA, or the GPU's architecture when `device` is cuda. Concurrent callers are
+    safe: each compiles into its own staging folder and the first to finish is kept."""
+    ingredients = [p.read_bytes() for p in (*sources, pathlib.Path(__file__))]
+    ingredients.append(torch.__version__.encode())
+    ingredients.append(torch.backends.cpu.get_cpu_capability().encode())
+    if device.startswith("cuda"):
+        ingredients.append(str(torch.cuda.get_device_capability(device)).encode())
+    key = hashlib.sha256(b"\0".join(ingredients)).hexdigest()[:16]
+    cache = pathlib.Path.home() / ".cache" / "tandem" / f"{label}-{key}"
+    if (cache / "done").exists():
+        return cache
+    staging = cache.with_name(f"{cache.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    export(staging)
+    (staging / "done").touch()
+    try:
+        staging.rename(cache)
+    except OSError:  # another process finished first: keep its packages
+        shutil.rmtree(staging, ignore_errors=True)
+    return cache
 
 
 def _parse_input(text: str, free_size: int):

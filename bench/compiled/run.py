@@ -5,8 +5,8 @@ clients, alternating the two servers row by row; and each format's forward passe
 in-process (the models called from this Python process, no server).
 
 The segmenter runs at 160×160 as in bench-pipeline (TANDEM_BENCH_SEGMENTER_SIZE), batches of up
-to 4 within 2 ms. The packages are compiled once per version of the models and of the export
-code, and kept in ~/.cache/tandem.
+to 4 within 2 ms: its package is compiled once per version of the models and of the export
+code, and kept in ~/.cache/tandem; the matting net's is the example's (`make example`).
 
 Writes bench/results/compiled.json and the `compiled` section of docs/performance.md.
 Usage (`make bench-compiled`): python bench/compiled/run.py [--seconds 10]
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import io
 import json
 import os
@@ -34,15 +33,14 @@ from PIL import Image
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-EXAMPLE = ROOT / "examples" / "repository"
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "examples" / "remove_background"))
-from common import write_doc_section  # noqa: E402
-from export_pt2 import export_pt2  # noqa: E402
+import export as example  # noqa: E402  (examples/remove_background/export.py)
+from common import copy_example, write_doc_section  # noqa: E402
+from export_pt2 import cached_export, export_pt2  # noqa: E402
 from http_load import closed_loop  # noqa: E402
-from models import Matting, Segmenter  # noqa: E402
 from support.server import start_server  # noqa: E402
 
 SIZE = int(os.environ.get("TANDEM_BENCH_SEGMENTER_SIZE", "160"))
@@ -52,52 +50,32 @@ HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/png",
            "X-Amzn-SageMaker-Target-Model": "remove_background"}
 
 
-def packages() -> pathlib.Path:
-    """segmenter/1/model.pt2 and matting/1/model.pt2 with the example's weights, cached."""
-    sources = [ROOT / "examples" / "remove_background" / "models.py",
-               ROOT / "scripts" / "export_pt2.py", pathlib.Path(__file__)]
-    key = hashlib.sha256(b"".join(p.read_bytes() for p in sources) + torch.__version__.encode() +
-                         str(SIZE).encode()).hexdigest()[:16]
-    cache = pathlib.Path.home() / ".cache" / "tandem" / f"bench-pt2-{key}"
-    if not (cache / "done").exists():
-        staging = cache.with_name(cache.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        segmenter = torch.jit.load(str(EXAMPLE / "segmenter" / "1" / "model.pt"))
-        matting = torch.jit.load(str(EXAMPLE / "matting" / "1" / "model.pt"))
-        # The TorchScript files hold the weights; the modules are rebuilt around them.
-        seg, mat = Segmenter(), Matting()
-        seg.load_state_dict(segmenter.state_dict())
-        mat.load_state_dict(matting.state_dict())
-        for name, module, examples, kw in (
-                ("segmenter", seg, {"image": torch.rand(3, SIZE, SIZE)},
-                 {"max_batch_size": 4}),
-                ("matting", mat, {"x": torch.rand(1, 4, 96, 128)},
-                 {"free_dims": {"x": [2, 3]}})):
-            started = time.perf_counter()
-            export_pt2(module, examples, staging, name, **kw)
-            print(f"compiled {name} in {time.perf_counter() - started:.0f} s", flush=True)
-        (staging / "done").touch()
-        shutil.rmtree(cache, ignore_errors=True)
-        staging.rename(cache)
-    return cache
+def segmenter_package() -> pathlib.Path:
+    """segmenter/1/model.pt2 at SIZE with batches of up to 4, the example's weights, compiled
+    once (the matting package is the example's own: its height and width are free)."""
+
+    def export(folder: pathlib.Path) -> None:
+        started = time.perf_counter()
+        export_pt2(example.modules()["segmenter"], {"image": torch.rand(3, SIZE, SIZE)}, folder,
+                   "segmenter", max_batch_size=4)
+        print(f"compiled the segmenter in {time.perf_counter() - started:.0f} s", flush=True)
+
+    return cached_export(f"bench-segmenter-{SIZE}",
+                         [ROOT / "examples" / "remove_background" / "models.py",
+                          pathlib.Path(example.__file__), pathlib.Path(__file__)], export)
 
 
-def repository(root: pathlib.Path, compiled: pathlib.Path | None) -> pathlib.Path:
-    """The example's remove_background at SIZE, with TorchScript models or, given `compiled`,
-    its packages (same model.yaml otherwise)."""
-    for name in ("segmenter", "matting", "remove_background"):
-        shutil.copytree(EXAMPLE / name, root / name)
+def repository(root: pathlib.Path, backend: str) -> pathlib.Path:
+    """The example's remove_background at SIZE, its models served by `backend` (same model.yaml
+    otherwise)."""
+    copy_example(root, backend)
     for config in (root / "segmenter" / "model.yaml", root / "remove_background" / "pipeline.yaml"):
         config.write_text(config.read_text().replace("320", str(SIZE)))
     segmenter = root / "segmenter" / "model.yaml"
     segmenter.write_text(segmenter.read_text().replace("max_batch_size: 8", "max_batch_size: 4")
                          .replace("preferred_batch_sizes: [4, 8]", "preferred_batch_sizes: [4]"))
-    if compiled is not None:
-        for name in ("segmenter", "matting"):
-            config = root / name / "model.yaml"
-            config.write_text(config.read_text().replace("backend: torchscript", "backend: aoti"))
-            (root / name / "1" / "model.pt").unlink()
-            shutil.copy(compiled / name / "1" / "model.pt2", root / name / "1" / "model.pt2")
+    shutil.copy(segmenter_package() / "segmenter" / "1" / "model.pt2",
+                root / "segmenter" / "1" / "model.pt2")
     return root
 
 
@@ -113,10 +91,10 @@ def forward_ms(run, inputs, repeats: int = 12) -> float:
     return statistics.median(times)
 
 
-def in_process(compiled: pathlib.Path) -> dict:
+def in_process(served: pathlib.Path) -> dict:
     """Each model's forward pass alone, both formats, alternating (ms, median)."""
-    ts = {n: torch.jit.load(str(EXAMPLE / n / "1" / "model.pt")) for n in ("segmenter", "matting")}
-    pt2 = {n: torch._inductor.aoti_load_package(str(compiled / n / "1" / "model.pt2"))
+    ts = {n: torch.jit.load(str(served / n / "1" / "model.pt")) for n in ("segmenter", "matting")}
+    pt2 = {n: torch._inductor.aoti_load_package(str(served / n / "1" / "model.pt2"))
            for n in ("segmenter", "matting")}
     cases = {"segmenter, batch 1": ("segmenter", [torch.rand(1, 3, SIZE, SIZE)]),
              "segmenter, batch 4": ("segmenter", [torch.rand(4, 3, SIZE, SIZE)]),
@@ -137,28 +115,27 @@ def same_matte(a: bytes, b: bytes) -> float:
     return float(np.mean(np.abs(x - y) <= 2)) if x.shape == y.shape else 0.0
 
 
-def serve(compiled: pathlib.Path, concurrency: list[int], seconds: int) -> dict:
+def serve(tmp: pathlib.Path, concurrency: list[int], seconds: int) -> dict:
     body = IMAGE.read_bytes()
     rows = {"torchscript": [], "aoti": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        servers = {"torchscript": start_server(repository(pathlib.Path(tmp) / "ts", None)),
-                   "aoti": start_server(repository(pathlib.Path(tmp) / "pt2", compiled))}
-        try:
-            mattes = {k: s.post("/invocations", body, headers=HEADERS).body
-                      for k, s in servers.items()}
-            agreement = same_matte(mattes["torchscript"], mattes["aoti"])
-            for i, c in enumerate(concurrency):
-                order = ["torchscript", "aoti"] if i % 2 == 0 else ["aoti", "torchscript"]
-                for key in order:
-                    row = closed_loop(servers[key].port, "/invocations", body, HEADERS, c,
-                                      seconds)
-                    rows[key].append(row)
-                    print(f"{key:12s} c={c:<3d} {row['throughput_rps']:6.2f} img/s "
-                          f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms "
-                          f"errors={row['errors']}", flush=True)
-        finally:
-            for s in servers.values():
-                s.stop()
+    servers = {backend: start_server(repository(tmp / backend, backend))
+               for backend in ("torchscript", "aoti")}
+    try:
+        mattes = {k: s.post("/invocations", body, headers=HEADERS).body
+                  for k, s in servers.items()}
+        agreement = same_matte(mattes["torchscript"], mattes["aoti"])
+        for i, c in enumerate(concurrency):
+            order = ["torchscript", "aoti"] if i % 2 == 0 else ["aoti", "torchscript"]
+            for key in order:
+                row = closed_loop(servers[key].port, "/invocations", body, HEADERS, c,
+                                  seconds)
+                rows[key].append(row)
+                print(f"{key:12s} c={c:<3d} {row['throughput_rps']:6.2f} img/s "
+                      f"p50={row['p50_ms']:.1f} p99={row['p99_ms']:.1f} ms "
+                      f"errors={row['errors']}", flush=True)
+    finally:
+        for s in servers.values():
+            s.stop()
     return {"rows": rows, "matte_agreement": agreement}
 
 
@@ -198,14 +175,15 @@ def main() -> None:
     args = parser.parse_args()
     if not IMAGE.exists():
         sys.exit("run `make example` first (it exports the models and the sample image)")
-    compiled = packages()
-    results = {
-        "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})",
-        "date": str(datetime.date.today()), "segmenter_size": SIZE, "seconds": args.seconds,
-        "image": f"{Image.open(IMAGE).size[0]}×{Image.open(IMAGE).size[1]} JPEG",
-        "in_process": in_process(compiled),
-        "serve": serve(compiled, [int(c) for c in args.concurrency.split(",")], args.seconds),
-    }
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        results = {
+            "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})",
+            "date": str(datetime.date.today()), "segmenter_size": SIZE, "seconds": args.seconds,
+            "image": f"{Image.open(IMAGE).size[0]}×{Image.open(IMAGE).size[1]} JPEG",
+            "in_process": in_process(repository(tmp / "in-process", "aoti")),
+            "serve": serve(tmp, [int(c) for c in args.concurrency.split(",")], args.seconds),
+        }
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "compiled.json").write_text(json.dumps(results, indent=1))

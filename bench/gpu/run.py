@@ -1,5 +1,6 @@
 """remove_background on cuda:0, in one run: Tandem with 1 and 2 instances of each model and
-segmenter batches of 1 and 8, against the seed approach on the same GPU (the toolkit's
+segmenter batches of 1 and 8 (TorchScript), and with batches of 8 as AOTInductor packages
+compiled on the card (`make example` on this machine), against the seed approach on the same GPU (the toolkit's
 inference.py functions, eager PyTorch with NumPy between the models, one request at a time, in
 1 and 2 worker processes as the toolkit's workers run them, called in-process: no HTTP, so its
 figures are an upper bound for the seed). Run by scripts/gpu-check.
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench" / "pipeline" / "contenders" / "seed"))
 sys.path.insert(0, str(ROOT / "bench" / "pipeline" / "contenders"))
 sys.path.insert(0, str(ROOT / "examples" / "remove_background"))
 sys.path.insert(0, str(ROOT / "tests"))
+from common import copy_example  # noqa: E402
 from http_load import closed_loop  # noqa: E402
 from support.server import start_server  # noqa: E402
 
@@ -41,10 +43,11 @@ SEGMENTER_SIZE = 320  # the example's own size: a GPU has no need of the CPU ben
 os.environ["TANDEM_BENCH_SEGMENTER_SIZE"] = str(SEGMENTER_SIZE)  # for the seed's steps.py
 
 
-def tandem_repository(root: pathlib.Path, instances: int, batch: int) -> pathlib.Path:
-    repo = root / f"tandem-{instances}x-b{batch}"
-    for name in ("segmenter", "matting", "remove_background"):
-        shutil.copytree(EXAMPLES / "repository" / name, repo / name)
+def tandem_repository(root: pathlib.Path, instances: int, batch: int,
+                      backend: str = "torchscript") -> pathlib.Path:
+    """The example on cuda:0 with `instances` of each model, segmenter batches up to `batch`,
+    the models served by `backend` (aoti: the CUDA packages `make example` compiled here)."""
+    repo = copy_example(root / f"tandem-{backend}-{instances}x-b{batch}", backend)
     for name in ("segmenter", "matting"):
         config = repo / name / "model.yaml"
         text = config.read_text().replace("devices: auto, count: 1",
@@ -187,30 +190,37 @@ def main() -> None:
                    **run_seed(workers, args.seconds, seed_dir)}
             rows.append(row)
             print(row, flush=True)
-        for instances in (1, 2):
-            for batch in (1, 8):
-                repo = tandem_repository(tmp, instances, batch)
-                row = {"contender": f"Tandem, {instances} instance(s), batch {batch}",
-                       **run_tandem(repo, args.concurrency, args.seconds, out)}
-                rows.append(row)
-                print(row, flush=True)
+        tandem = [("torchscript", i, b) for i in (1, 2) for b in (1, 8)]
+        tandem += [("aoti", i, 8) for i in (1, 2)]
+        for backend, instances, batch in tandem:
+            repo = tandem_repository(tmp, instances, batch, backend)
+            label = "" if backend == "torchscript" else ", compiled (.pt2)"
+            row = {"contender": f"Tandem, {instances} instance(s), batch {batch}{label}",
+                   "backend": backend, **run_tandem(repo, args.concurrency, args.seconds, out)}
+            rows.append(row)
+            print(row, flush=True)
     copies = copy_share()
     seed_best = max(r["throughput_rps"] for r in rows if r["contender"].startswith("seed"))
     tandem_best = max(r["throughput_rps"] for r in rows if r["contender"].startswith("Tandem"))
+    ts_best, pt2_best = (max(r["throughput_rps"] for r in rows if r.get("backend") == b)
+                         for b in ("torchscript", "aoti"))
     summary = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
                "date": time.strftime("%Y-%m-%d"), "seconds": args.seconds,
                "tandem_clients": args.concurrency, "rows": rows, "copies": copies,
-               "tandem_over_seed": tandem_best / seed_best}
+               "tandem_over_seed": tandem_best / seed_best, "aoti_over_torchscript":
+               pt2_best / ts_best}
     (out / "gpu-bench.json").write_text(json.dumps(summary, indent=1))
 
     print(f"\nremove_background on {summary['device']} ({summary['date']}), "
           f"{args.seconds:.0f} s a row; Tandem under {args.concurrency} HTTP clients\n")
-    print(f"| {'contender':<34} | img/s | p50 ms | p99 ms | GPU busy % | errors |")
-    print(f"| {'-' * 34} | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| {'contender':<48} | img/s | p50 ms | p99 ms | GPU busy % | errors |")
+    print(f"| {'-' * 48} | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['contender']:<34} | {r['throughput_rps']:.1f} | {r['p50_ms']:.1f} | "
+        print(f"| {r['contender']:<48} | {r['throughput_rps']:.1f} | {r['p50_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['gpu_busy_percent']:.0f} | {r['errors']} |")
     print(f"\nTandem's best ÷ the seed's best: {summary['tandem_over_seed']:.2f}× (target ≥ 3×)")
+    print(f"Compiled (.pt2) ÷ TorchScript, best against best: "
+          f"{summary['aoti_over_torchscript']:.2f}×")
     print(f"Copies of one image (pinned H2D of the RGB + D2H of the matte): "
           f"{copies['copies_ms']:.3f} ms = {copies['share'] * 100:.1f}% of one segmenter step "
           f"({copies['segmenter_step_ms']:.2f} ms; target ≤ 10%)")

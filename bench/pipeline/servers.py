@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 import steps
+from common import copy_example
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -150,9 +151,7 @@ def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False) 
     is: two instances of each model, LibTorch with one intra-op thread (OMP_NUM_THREADS=1), and
     one request at a time (on one thread a batch of 2 takes twice as long, while the other
     instance may sit idle)."""
-    repository = work / "repository"
-    for name in ("segmenter", "matting", "remove_background"):
-        shutil.copytree(EXAMPLES / "repository" / name, repository / name)
+    repository = copy_example(work / "repository")
     for config in (repository / "segmenter" / "model.yaml",
                    repository / "remove_background" / "pipeline.yaml"):
         config.write_text(config.read_text().replace("320", str(steps.SIZE)))

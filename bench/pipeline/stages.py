@@ -23,6 +23,7 @@ import platform
 import re
 import statistics
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -35,10 +36,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "examples" / "remove_background"))
 import handler  # noqa: E402
-from common import write_doc_section  # noqa: E402
+from common import EXAMPLE_REPOSITORY, copy_example, write_doc_section  # noqa: E402
 from support.server import start_server  # noqa: E402
 
-REPOSITORY = ROOT / "examples" / "repository"
 DOC_TITLE = "Where a request's time goes at one client: Tandem's steps against the handler's"
 # Handler stage -> the Tandem steps that compute the same thing.
 STAGES = {
@@ -195,14 +195,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=6, help="requests a round")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count())
-    models = (torch.jit.load(str(REPOSITORY / "segmenter" / "1" / "model.pt")),
-              torch.jit.load(str(REPOSITORY / "matting" / "1" / "model.pt")))
-    server = start_server(REPOSITORY)
-    try:
-        rows = [measure(size, args.rounds, args.requests, server, models)
-                for size in ((301, 207), (1024, 683))]
-    finally:
-        server.stop()
+    models = (torch.jit.load(str(EXAMPLE_REPOSITORY / "segmenter" / "1" / "model.pt")),
+              torch.jit.load(str(EXAMPLE_REPOSITORY / "matting" / "1" / "model.pt")))
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(copy_example(pathlib.Path(tmp)))
+        try:
+            rows = [measure(size, args.rounds, args.requests, server, models)
+                    for size in ((301, 207), (1024, 683))]
+        finally:
+            server.stop()
     results = {"machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})",
                "date": str(datetime.date.today()), "rows": rows}
     out = ROOT / "bench" / "results"

@@ -1,9 +1,11 @@
 """The remove_background example over HTTP equals its user's Python handler (PIL and
-torchvision, examples/remove_background/handler.py) on the same TorchScript files, bit for bit,
-for JPEG and PNG inputs of odd sizes."""
+torchvision, examples/remove_background/handler.py) on the same model files, bit for bit, for
+JPEG and PNG inputs of odd sizes: with the models as the AOTInductor packages the example serves
+(examples/remove_background/export.py compiles them once and caches them) and as TorchScript."""
 
 import io
 import pathlib
+import re
 import shutil
 import sys
 
@@ -16,28 +18,40 @@ from support.server import start_server
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples"
 sys.path.insert(0, str(EXAMPLE / "remove_background"))
+import export as example_export  # noqa: E402
 import handler  # noqa: E402
-from models import Matting, Segmenter  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def example(tmp_path_factory):
-    """The example's checked-in configs, with models exported by real PyTorch."""
-    repo = tmp_path_factory.mktemp("remove_background")
+@pytest.fixture(scope="module", params=["aoti", "torchscript"])
+def example(request, tmp_path_factory):
+    """The example's checked-in configs, its models served by the backend the test is for."""
+    backend = request.param
+    repo = tmp_path_factory.mktemp(f"remove_background-{backend}")
     for name in ("segmenter", "matting", "remove_background"):
         shutil.copytree(EXAMPLE / "repository" / name, repo / name,
                         ignore=shutil.ignore_patterns("[0-9]*"))
-    torch.manual_seed(0)
-    for name, module in (("segmenter", Segmenter()), ("matting", Matting())):
-        (repo / name / "1").mkdir()
-        torch.jit.script(module.eval()).save(str(repo / name / "1" / "model.pt"))
+    packages = example_export.compiled("cpu") if backend == "aoti" else None
+    for name, module in example_export.modules().items():
+        version = repo / name / "1"
+        version.mkdir()
+        if packages:
+            shutil.copy(packages / name / "1" / "model.pt2", version / "model.pt2")
+        else:
+            torch.jit.script(module).save(str(version / "model.pt"))
+        config = repo / name / "model.yaml"
+        config.write_text(re.sub(r"^backend: \w+", f"backend: {backend}", config.read_text(),
+                                 flags=re.M))
     server = start_server(repo, "--default-model", "remove_background")
-    yield repo, server
+    yield repo, backend, server
     assert server.stop() == 0, "\n".join(server.log)
 
 
-def handler_png(repo, encoded):
-    """The user's handler (PIL, torchvision) on the same TorchScript files."""
+def handler_png(repo, backend, encoded):
+    """The user's handler (PIL, torchvision) on the same model files."""
+    if backend == "aoti":
+        segmenter, matting = (torch._inductor.aoti_load_package(
+            str(repo / name / "1" / "model.pt2")) for name in ("segmenter", "matting"))
+        return handler.remove_background(segmenter, matting, encoded)
     segmenter = torch.jit.load(str(repo / "segmenter" / "1" / "model.pt"))
     matting = torch.jit.load(str(repo / "matting" / "1" / "model.pt"))
     return handler.remove_background(segmenter, matting, encoded)
@@ -55,13 +69,13 @@ def photo(width, height, fmt):
 
 @pytest.mark.parametrize("fmt,size", [("JPEG", (97, 61)), ("PNG", (64, 45)), ("PNG", (641, 479))])
 def test_alpha_equals_the_python_handler(example, fmt, size):
-    repo, server = example
+    repo, backend, server = example
     encoded = photo(*size, fmt)
     r = server.post("/invocations", encoded,
                     headers={"Content-Type": f"image/{fmt.lower()}", "Accept": "image/png"})
     assert r.status == 200, r.body
     got = np.array(Image.open(io.BytesIO(r.body)))
-    expected = np.array(Image.open(io.BytesIO(handler_png(repo, encoded))))
+    expected = np.array(Image.open(io.BytesIO(handler_png(repo, backend, encoded))))
     assert got.shape == expected.shape == (size[1], size[0])
     # A constant matte would match trivially: the reference has background (0), foreground
     # (255) and the net's values in the unsure band between.

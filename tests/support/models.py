@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import pathlib
 import shutil
 import sys
@@ -137,38 +136,32 @@ class Smoother(nn.Module):
         return torch.tanh(self.conv(x)), x.mean(dim=(1, 2, 3))
 
 
-# AOTInductor packages take about 30 s each to compile on two cores, so they are made once per
-# version of the code that makes them (this file, the export script, torch) and kept in
-# ~/.cache/tandem, outside any clone.
+# AOTInductor packages take about 30 s each to compile on two cores: they are made once per
+# version of this file (scripts/export_pt2.py's cached_export) and shared across clones.
 AOTI_MODELS = ("classifier", "smoother")
+
+
+def _export_aoti_models(folder: pathlib.Path) -> None:
+    from export_pt2 import export_pt2
+
+    torch.manual_seed(0)
+    export_pt2(Classifier(), {"image": torch.rand(3, 16, 16)}, folder, "classifier",
+               max_batch_size=8, output_names=["probabilities"],
+               extra_yaml="instances: [{devices: cpu, count: 1}]\n"
+                          "dynamic_batching: {max_queue_delay_us: 20000}\n")
+    torch.manual_seed(0)
+    export_pt2(Smoother(), {"x": torch.rand(1, 24, 20)}, folder, "smoother",
+               max_batch_size=4, free_dims={"x": [1, 2]}, output_names=["smooth", "mean"],
+               extra_yaml="instances: [{devices: cpu, count: 1}]\n"
+                          "warmup: {batch_sizes: [1], shapes: {x: [1, 24, 20]}}\n")
 
 
 def aoti_repository(root: pathlib.Path) -> pathlib.Path:
     """Copies the AOTInductor test models (exported on first use) into `root`; returns it."""
-    here = pathlib.Path(__file__).resolve()
-    script = here.parents[2] / "scripts" / "export_pt2.py"
-    key = hashlib.sha256(here.read_bytes() + script.read_bytes() +
-                         torch.__version__.encode()).hexdigest()[:16]
-    cache = pathlib.Path.home() / ".cache" / "tandem" / f"aoti-tests-{key}"
-    if not (cache / "done").exists():
-        sys.path.insert(0, str(script.parent))
-        from export_pt2 import export_pt2
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "scripts"))
+    from export_pt2 import cached_export
 
-        staging = cache.with_name(cache.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        torch.manual_seed(0)
-        export_pt2(Classifier(), {"image": torch.rand(3, 16, 16)}, staging, "classifier",
-                   max_batch_size=8, output_names=["probabilities"],
-                   extra_yaml="instances: [{devices: cpu, count: 1}]\n"
-                              "dynamic_batching: {max_queue_delay_us: 20000}\n")
-        torch.manual_seed(0)
-        export_pt2(Smoother(), {"x": torch.rand(1, 24, 20)}, staging, "smoother",
-                   max_batch_size=4, free_dims={"x": [1, 2]}, output_names=["smooth", "mean"],
-                   extra_yaml="instances: [{devices: cpu, count: 1}]\n"
-                              "warmup: {batch_sizes: [1], shapes: {x: [1, 24, 20]}}\n")
-        (staging / "done").touch()
-        shutil.rmtree(cache, ignore_errors=True)
-        staging.rename(cache)
+    cache = cached_export("aoti-tests", [pathlib.Path(__file__).resolve()], _export_aoti_models)
     for name in AOTI_MODELS:
         shutil.copytree(cache / name, root / name)
     return root

@@ -145,12 +145,57 @@ def prepare_models(work: pathlib.Path) -> pathlib.Path:
 
 # --- the contenders -------------------------------------------------------------------------
 
-def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False) -> Server:
+# remove_background with its pre- and post-processing in two TorchScript glue models
+# (contenders/glue.py) instead of the built-in ops: what a user wrote before those ops existed.
+GLUE_PIPELINE = """\
+placement: affinity
+inputs: [{name: image_bytes, datatype: BYTES, shape: [1]}]
+outputs: [{name: alpha_png, datatype: BYTES, shape: [1]}]
+steps:
+  - {name: decode, op: image.decode, inputs: {bytes: image_bytes}, outputs: {image: rgb}}
+  - {name: prep, model: segmenter_input, inputs: {rgb: rgb}, outputs: {x: x}}
+  - {name: segment, model: segmenter, inputs: {image: x}, outputs: {d0: logits}}
+  - {name: join, model: matting_input, inputs: {rgb: rgb, logits: logits},
+     outputs: {x: matting_input}}
+  - {name: matte, model: matting, inputs: {x: matting_input}, outputs: {alpha: alpha}}
+  - {name: encode, op: image.encode_png, inputs: {image: alpha}, outputs: {png: alpha_png}}
+"""
+GLUE_MODEL = """\
+backend: torchscript
+max_batch_size: 0
+inputs: {inputs}
+outputs: [{{name: x, datatype: FP32, shape: {output}}}]
+instances: [{{devices: auto, count: 1}}]
+warmup: {{shapes: {{{warmup}}}}}
+"""
+
+
+def add_glue(repository: pathlib.Path) -> None:
+    """Replaces the example pipeline's built-in pre- and post-processing with the glue models."""
+    import glue
+
+    size = steps.SIZE
+    rgb = "{name: rgb, datatype: UINT8, shape: [-1, -1, 3]}"
+    for name, inputs, output, warmup in (
+            ("segmenter_input", f"[{rgb}]", f"[1, 3, {size}, {size}]", "rgb: [480, 640, 3]"),
+            ("matting_input",
+             f"[{rgb}, {{name: logits, datatype: FP32, shape: [1, 3, {size}, {size}]}}]",
+             "[1, 4, -1, -1]", f"rgb: [480, 640, 3], logits: [1, 3, {size}, {size}]")):
+        (repository / name).mkdir()
+        (repository / name / "model.yaml").write_text(
+            GLUE_MODEL.format(inputs=inputs, output=output, warmup=warmup))
+    glue.save(repository, size)
+    (repository / "remove_background" / "pipeline.yaml").write_text(GLUE_PIPELINE)
+
+
+def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False,
+                 glue: bool = False) -> Server:
     """The example repository with the segmenter at steps.SIZE and, like the other batching
     contenders, batches of up to 4 within 2 ms; plus the identity model. Tuned as the toolkit
     is: two instances of each model, LibTorch with one intra-op thread (OMP_NUM_THREADS=1), and
     one request at a time (on one thread a batch of 2 takes twice as long, while the other
-    instance may sit idle)."""
+    instance may sit idle). With `glue`, the pre- and post-processing run in TorchScript glue
+    models instead of the built-in ops (otherwise the same)."""
     repository = copy_example(work / "repository")
     for config in (repository / "segmenter" / "model.yaml",
                    repository / "remove_background" / "pipeline.yaml"):
@@ -165,6 +210,8 @@ def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False) 
         segmenter.write_text(segmenter.read_text().replace("max_batch_size: 4", "max_batch_size: 1")
                              .replace("dynamic_batching: {max_queue_delay_us: 2000, "
                                       "preferred_batch_sizes: [4]}\n", ""))
+    if glue:
+        add_glue(repository)
     (repository / "identity" / "1").mkdir(parents=True)
     shutil.copy(models / "identity.pt", repository / "identity" / "1" / "model.pt")
     (repository / "identity" / "model.yaml").write_text(
@@ -173,11 +220,12 @@ def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False) 
         "outputs: [{name: output0, datatype: FP32, shape: [1, 16]}]\n")
     port = free_port()
     server = Server(
-        "Tandem (tuned)" if tuned else "Tandem",
+        "Tandem (tuned)" if tuned else "Tandem, TorchScript glue" if glue else "Tandem",
         "2 instances a model × 1 intra-op thread (OMP_NUM_THREADS=1), one request at a time "
         "(as the tuned toolkit)" if tuned else
         "1 instance a model; LibTorch's default intra-op threads (2), shared; segmenter batches "
-        "of up to 4 within 2 ms", port,
+        "of up to 4 within 2 ms" + ("; pre- and post-processing in two TorchScript models "
+                                    "(bench/pipeline/contenders/glue.py)" if glue else ""), port,
         jpeg_target("/invocations", Accept="image/png",
                     **{"X-Amzn-SageMaker-Target-Model": "remove_background"}),
         json_target("/v2/models/identity/infer",
@@ -291,4 +339,5 @@ STARTERS = {
     "handler-gunicorn": start_gunicorn,
     "tandem": start_tandem,
     "tandem-tuned": lambda w, m: start_tandem(w, m, tuned=True),
+    "tandem-glue": lambda w, m: start_tandem(w, m, glue=True),
 }

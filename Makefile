@@ -49,7 +49,7 @@ sanitize-test: setup
 # batches, pipeline runs and drains cross threads, against an instrumented server. One intra-op
 # thread keeps LibTorch's (uninstrumented) thread pool out of the picture.
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OMP_NUM_THREADS=1
-TSAN_UNIT = DynamicBatcher*:ModelQueue*:BatchTensors*:Pipeline*:BringTo*:Histogram*
+TSAN_UNIT = DynamicBatcher*:ModelQueue*:BatchTensors*:Pipeline*:BringTo*:Histogram*:EngineRegistry*
 TSAN_PY = tests/integration/test_scheduling.py tests/integration/test_pipelines.py \
 	tests/integration/test_metrics.py tests/integration/test_lifecycle.py
 tsan-test: setup

@@ -2,14 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "backend/backend_registry.h"
-#include "backend/ops/op.h"
-#include "config/request_validation.h"
-#include "device/device_tensors.h"
-#include "pipeline/pipeline_executor.h"
+#include "engine/servable_loader.h"
+#include "pipeline/pipeline_servable.h"
 #include "pipeline/pipeline_validation.h"
-#include "scheduler/instance_worker.h"
-#include "scheduler/model_queue.h"
+#include "scheduler/instance_group.h"
 
 namespace tandem {
 
@@ -25,85 +24,74 @@ std::string_view ModelStateName(ModelState state) {
   return "UNKNOWN";
 }
 
-struct Engine::Version {
-  Version(const ModelConfig& config, int64_t number, std::filesystem::path dir)
-      : number(number),
-        dir(std::move(dir)),
-        queue(config.name, BatchingOf(config), QueueLimitOf(config)) {}
+// One version of a model, or a pipeline's only version (1): its state and, once READY, what
+// serves it.
+struct Engine::VersionEntry {
+  ModelState state = ModelState::kLoading;
+  std::string reason;                          // why it is UNAVAILABLE
+  std::shared_ptr<InstanceGroup> group;        // a READY model version
+  std::shared_ptr<PipelineServable> pipeline;  // a READY pipeline
+  // Until it is READY: the requests refused because it is not (its servable counts its own).
+  std::shared_ptr<ModelStats> refused = std::make_shared<ModelStats>();
 
-  static BatchingOptions BatchingOf(const ModelConfig& config) {
-    BatchingOptions b;
-    b.max_batch_size = config.max_batch_size;
-    if (config.dynamic_batching) {
-      b.enabled = true;
-      b.preferred_batch_sizes = config.dynamic_batching->preferred_batch_sizes;
-      b.max_queue_delay = std::chrono::microseconds(config.dynamic_batching->max_queue_delay_us);
-    }
-    return b;
+  Servable* servable() const {
+    return group ? static_cast<Servable*>(group.get()) : pipeline.get();
   }
-  static size_t QueueLimitOf(const ModelConfig& config) {
-    return config.dynamic_batching ? config.dynamic_batching->max_queue_size : 0;
+  const ModelStats& stats() const { return servable() ? servable()->stats() : *refused; }
+};
+
+// A model or a pipeline, as the catalog knows it.
+struct Engine::Entry {
+  std::shared_ptr<const ModelConfig> config;       // a pipeline's: its inputs and outputs
+  std::shared_ptr<const PipelineSource> pipeline;  // set for a pipeline
+  std::filesystem::path dir;                       // a model's folder
+  std::map<int64_t, VersionEntry> versions;        // never empty
+};
+
+struct Engine::Catalog {
+  std::map<std::string, Entry> entries;
+  // Models and pipelines left out for their configuration problems: name -> problems.
+  std::map<std::string, std::string> rejected;
+};
+
+namespace {
+
+std::string Where(const InstanceGroup& group) {
+  std::string where;
+  for (const auto& worker : group.workers()) {
+    where += (where.empty() ? "" : ", ") + worker->device().ToString();
   }
+  return where;
+}
 
-  const int64_t number;
-  const std::filesystem::path dir;
-  ModelQueue queue;
-  ModelStats stats;
-  std::vector<std::unique_ptr<InstanceWorker>> workers;  // written by LoadAll before kReady
-  std::atomic<ModelState> state{ModelState::kLoading};
-  mutable std::mutex reason_mu;
-  std::string reason;  // guarded by reason_mu
-};
+bool Uses(const PipelineConfig& pipeline, const std::string& model) {
+  for (const StepConfig& step : pipeline.steps) {
+    if (step.op.empty() && step.model == model) return true;
+  }
+  return false;
+}
 
-// A model, or a pipeline presented as one: a pipeline has a single version, a config whose
-// inputs and outputs are its own (full shapes, max_batch_size 0), and an executor once its
-// models are ready.
-// The instances of one op step of a pipeline, scheduled like a model's.
-struct OpStep {
-  OpStep(ModelConfig config, std::unique_ptr<OpKernel> kernel)
-      : config(std::move(config)), kernel(std::move(kernel)), queue(this->config.name, {}, 0) {}
-  const ModelConfig config;
-  const std::unique_ptr<OpKernel> kernel;
-  ModelQueue queue;
-  ModelStats stats;
-  std::vector<std::unique_ptr<InstanceWorker>> workers;
-};
-
-struct Engine::Model {
-  ModelConfig config;
-  std::map<int64_t, std::unique_ptr<Version>> versions;  // immutable after Create
-  std::optional<PipelineSource> pipeline;
-  // Set by LoadAll before the version is READY.
-  std::vector<std::unique_ptr<OpStep>> op_steps;
-  // The outcomes of model steps (op steps count theirs in their OpStep's stats).
-  std::vector<std::unique_ptr<ModelStats>> step_stats;
-  std::unique_ptr<PipelineExecutor> executor;
-};
+}  // namespace
 
 Engine::Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan)
-    : options_(std::move(options)),
-      devices_(std::move(devices)),
-      rejected_(std::move(scan.rejected)) {
+    : options_(std::move(options)), devices_(std::move(devices)) {
+  auto catalog = std::make_shared<Catalog>();
+  catalog->rejected = std::move(scan.rejected);
   for (PipelineSource& source : scan.pipelines) {
-    auto model = std::make_unique<Model>();
-    const PipelineConfig& pipeline = source.config;
-    model->config.name = pipeline.name;
-    model->config.backend = "pipeline";
-    model->config.inputs = pipeline.inputs;
-    model->config.outputs = pipeline.outputs;
-    model->versions[1] = std::make_unique<Version>(model->config, 1, source.file.parent_path());
-    model->pipeline = std::move(source);
-    models_[model->config.name] = std::move(model);
+    Entry entry;
+    entry.config = PipelineModelConfig(source.config);
+    entry.pipeline = std::make_shared<const PipelineSource>(std::move(source));
+    entry.versions[1] = {};
+    catalog->entries[entry.config->name] = std::move(entry);
   }
   for (ModelSource& source : scan.models) {
-    auto model = std::make_unique<Model>();
-    model->config = std::move(source.config);
-    for (int64_t v : source.versions) {
-      model->versions[v] =
-          std::make_unique<Version>(model->config, v, source.dir / std::to_string(v));
-    }
-    models_[model->config.name] = std::move(model);
+    Entry entry;
+    entry.config = std::make_shared<const ModelConfig>(std::move(source.config));
+    entry.dir = source.dir;
+    for (int64_t v : source.versions) entry.versions[v] = {};
+    catalog->entries[entry.config->name] = std::move(entry);
   }
+  catalog_ = std::move(catalog);
 }
 
 Engine::~Engine() { Shutdown(); }
@@ -123,285 +111,327 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
       new Engine(std::move(options), std::move(devices), std::move(scan)));
 }
 
-void Engine::SetState(const std::string& name, Version& version, const Status& status) {
-  if (status.ok()) {
-    version.state = ModelState::kReady;
-    return;
-  }
-  {
-    std::lock_guard lock(version.reason_mu);
-    version.reason = status.message();
-  }
-  version.state = ModelState::kUnavailable;
-  spdlog::error("'{}' version {} is unavailable: {}", name, version.number, status.message());
+std::shared_ptr<const Engine::Catalog> Engine::Snapshot() const {
+  std::lock_guard lock(catalog_mu_);
+  return catalog_;
 }
 
-Status Engine::LoadPipeline(Model& pipeline) {
-  const PipelineConfig& config = pipeline.pipeline->config;
-  std::map<std::string, StepModel> steps;
-  std::vector<Device> devices;  // where the pipeline's models run; its ops run there too
-  for (const StepConfig& step : config.steps) {
-    if (!step.op.empty()) continue;
-    // Validation guarantees the model exists; a pipeline runs on its highest version.
-    Model& model = *models_.at(step.model);
-    Version& version = *model.versions.rbegin()->second;
-    if (version.state != ModelState::kReady) {
-      std::lock_guard lock(version.reason_mu);
-      return Unavailable("step '" + step.name + "': model '" + step.model + "' is not ready" +
-                         (version.reason.empty() ? "" : ": " + version.reason));
-    }
-    pipeline.step_stats.push_back(std::make_unique<ModelStats>());
-    StepModel target{&model.config, &version.queue, {}, pipeline.step_stats.back().get()};
-    for (const auto& worker : version.workers) {
-      target.devices.push_back(worker->device());
-      if (std::find(devices.begin(), devices.end(), worker->device()) == devices.end()) {
-        devices.push_back(worker->device());
+void Engine::Publish(std::shared_ptr<const Catalog> next) {
+  std::shared_ptr<const Catalog> previous;
+  {
+    std::lock_guard lock(catalog_mu_);
+    previous = std::exchange(catalog_, next);
+  }
+  // What served before and serves no more: retired once requests can no longer find it,
+  // pipelines first, so that their runs in flight finish on the models they started with.
+  std::set<const Servable*> kept;
+  for (const auto& [name, entry] : next->entries) {
+    for (const auto& [number, version] : entry.versions) kept.insert(version.servable());
+  }
+  for (bool pipelines : {true, false}) {
+    for (const auto& [name, entry] : previous->entries) {
+      if ((entry.pipeline != nullptr) != pipelines) continue;
+      for (const auto& [number, version] : entry.versions) {
+        Servable* servable = version.servable();
+        if (servable != nullptr && kept.count(servable) == 0) servable->Retire();
       }
     }
-    steps[step.name] = std::move(target);
   }
-  if (devices.empty()) devices.push_back(Device::Cpu());
-  for (const StepConfig& step : config.steps) {
-    if (step.op.empty()) continue;
-    ASSIGN_OR_RETURN(std::unique_ptr<OpKernel> kernel, MakeOp(step));
-    auto op =
-        std::make_unique<OpStep>(pipeline.pipeline->op_configs.at(step.name), std::move(kernel));
-    for (const Device& device : devices) {
-      op->workers.push_back(std::make_unique<InstanceWorker>(
-          op->config.name + "/" + device.ToString(), MakeOpInstance(*op->kernel, device),
-          /*batched=*/false, op->queue, op->stats, devices_));
+}
+
+Engine::Entry Engine::LoadModel(const std::string& name, const Entry& spec) const {
+  Entry loaded = spec;
+  for (auto& [number, version] : loaded.versions) {
+    auto group = LoadModelVersion(spec.config, number, spec.dir / std::to_string(number), devices_);
+    if (group.ok()) {
+      version = {ModelState::kReady, "", std::move(*group), nullptr, nullptr};
+      spdlog::info("model '{}' version {} is ready: {} instance(s) on {}", name, number,
+                   version.group->workers().size(), Where(*version.group));
+    } else {
+      version = {ModelState::kUnavailable, group.status().message(), nullptr, nullptr,
+                 std::make_shared<ModelStats>()};
+      spdlog::error("'{}' version {} is unavailable: {}", name, number, version.reason);
     }
-    steps[step.name] = StepModel{&op->config, &op->queue, devices, &op->stats};
-    pipeline.op_steps.push_back(std::move(op));
   }
-  ASSIGN_OR_RETURN(pipeline.executor, PipelineExecutor::Create(config, steps));
-  return Status::Ok();
+  return loaded;
+}
+
+Engine::Entry Engine::AssemblePipelineEntry(const std::string& name, const Entry& spec,
+                                            const Catalog& catalog) const {
+  // A pipeline runs on the highest version of each of its models.
+  ModelLookup model_of = [&](const std::string& model) -> StatusOr<std::shared_ptr<InstanceGroup>> {
+    auto it = catalog.entries.find(model);
+    if (it == catalog.entries.end() || it->second.pipeline != nullptr) {
+      return Unavailable("model '" + model + "' is not loaded");
+    }
+    const VersionEntry& version = it->second.versions.rbegin()->second;
+    if (version.state != ModelState::kReady) {
+      return Unavailable("model '" + model + "' is not ready" +
+                         (version.reason.empty() ? "" : ": " + version.reason));
+    }
+    return version.group;
+  };
+  Entry assembled = spec;
+  auto pipeline = AssemblePipeline(spec.pipeline, model_of, devices_);
+  if (pipeline.ok()) {
+    assembled.versions[1] = {ModelState::kReady, "", nullptr, std::move(*pipeline), nullptr};
+    const PipelineConfig& config = spec.pipeline->config;
+    spdlog::info("pipeline '{}' is ready: {} steps, placement {}", name, config.steps.size(),
+                 config.placement == Placement::kAffinity ? "affinity" : "free");
+  } else {
+    assembled.versions[1] = {ModelState::kUnavailable, pipeline.status().message(), nullptr,
+                             nullptr, std::make_shared<ModelStats>()};
+    spdlog::error("'{}' version 1 is unavailable: {}", name, pipeline.status().message());
+  }
+  return assembled;
+}
+
+void Engine::ReassemblePipelinesUsing(const std::string& model, Catalog& catalog) const {
+  for (auto& [name, entry] : catalog.entries) {
+    if (entry.pipeline != nullptr && Uses(entry.pipeline->config, model)) {
+      entry = AssemblePipelineEntry(name, entry, catalog);
+    }
+  }
 }
 
 Status Engine::LoadAll() {
+  std::lock_guard control(control_mu_);
   Status first_error;
-  for (auto& [name, model] : models_) {
-    if (model->pipeline) continue;  // after every model, below
-    for (auto& [number, version] : model->versions) {
-      Status status = LoadVersion(model->config, *version);
-      SetState(name, *version, status);
-      if (status.ok()) {
-        std::string where;
-        for (const auto& worker : version->workers) {
-          where += (where.empty() ? "" : ", ") + worker->device().ToString();
-        }
-        spdlog::info("model '{}' version {} is ready: {} instance(s) on {}", name, number,
-                     version->workers.size(), where);
-      } else if (first_error.ok()) {
-        first_error = status;
+  auto note = [&](const Entry& entry) {
+    for (const auto& [number, version] : entry.versions) {
+      if (version.state != ModelState::kReady && first_error.ok()) {
+        first_error = Unavailable(version.reason);
       }
     }
-  }
-  for (auto& [name, model] : models_) {
-    if (!model->pipeline) continue;
-    Status status = LoadPipeline(*model);
-    SetState(name, *model->versions.begin()->second, status);
-    if (status.ok()) {
-      const PipelineConfig& pipeline = model->pipeline->config;
-      spdlog::info("pipeline '{}' is ready: {} steps, placement {}", name, pipeline.steps.size(),
-                   pipeline.placement == Placement::kAffinity ? "affinity" : "free");
-    } else if (first_error.ok()) {
-      first_error = status;
+  };
+  // Models first, each published as soon as it is ready; then the pipelines over them.
+  const std::shared_ptr<const Catalog> scanned = Snapshot();
+  for (bool pipelines : {false, true}) {
+    for (const auto& [name, spec] : scanned->entries) {
+      if ((spec.pipeline != nullptr) != pipelines) continue;
+      auto next = std::make_shared<Catalog>(*Snapshot());
+      Entry& entry = next->entries[name];
+      entry = pipelines ? AssemblePipelineEntry(name, spec, *next) : LoadModel(name, spec);
+      note(entry);
+      Publish(next);
     }
   }
   return first_error;
 }
 
-Status Engine::LoadVersion(const ModelConfig& config, Version& version) {
-  const BackendDescription* description = FindBackend(config.backend);
-  if (description == nullptr) return NotFound("unknown backend '" + config.backend + "'");
-  std::unique_ptr<Backend> backend = description->make(devices_);
-  std::vector<std::unique_ptr<Instance>> instances;
-  for (const InstanceGroupConfig& group : config.instances) {
-    ASSIGN_OR_RETURN(std::vector<Device> devices,
-                     devices_.Resolve(group, description->accelerator));
-    for (const Device& device : devices) {
-      for (int64_t i = 0; i < group.count; ++i) {
-        ASSIGN_OR_RETURN(std::unique_ptr<Instance> instance,
-                         backend->CreateInstance(config, version.dir, device));
-        instances.push_back(std::move(instance));
-      }
+Status Engine::Load(const std::string& name) {
+  std::lock_guard control(control_mu_);
+  RepositoryScan scan = ScanModelRepository(options_.repository);
+  ValidatePipelines(scan);
+  std::shared_ptr<const Catalog> current = Snapshot();
+  auto next = std::make_shared<Catalog>(*current);
+  // Serving: some version of it answers requests, and keeps doing so if this load fails.
+  bool serving = false;
+  if (auto it = current->entries.find(name); it != current->entries.end()) {
+    for (const auto& [number, version] : it->second.versions)
+      serving |= version.servable() != nullptr;
+  }
+  if (auto it = scan.rejected.find(name); it != scan.rejected.end()) {
+    if (!serving) {
+      next->entries.erase(name);
+      next->rejected[name] = it->second;
+      Publish(next);
     }
+    return InvalidArgument("'" + name + "' cannot be loaded: " + it->second +
+                           (serving ? " (what served it still does)" : ""));
   }
-  // Warm-up runs before the instance takes traffic, so the first requests do not pay for
-  // lazy initialisation (kernel selection, allocator growth, CUDA graph capture).
-  for (auto& instance : instances) {
-    RETURN_IF_ERROR(WarmUp(config, *instance, config.warmup_batch_sizes));
+  Entry spec;
+  for (ModelSource& source : scan.models) {
+    if (source.config.name != name) continue;
+    spec.config = std::make_shared<const ModelConfig>(std::move(source.config));
+    spec.dir = source.dir;
+    for (int64_t v : source.versions) spec.versions[v] = {};
   }
-  for (size_t i = 0; i < instances.size(); ++i) {
-    std::string worker_name = config.name + "/" + std::to_string(version.number) + "/" +
-                              instances[i]->device().ToString() + "#" + std::to_string(i);
-    version.workers.push_back(
-        std::make_unique<InstanceWorker>(std::move(worker_name), std::move(instances[i]),
-                                         config.batched(), version.queue, version.stats, devices_));
+  for (PipelineSource& source : scan.pipelines) {
+    if (source.config.name != name) continue;
+    spec.config = PipelineModelConfig(source.config);
+    spec.pipeline = std::make_shared<const PipelineSource>(std::move(source));
+    spec.versions[1] = {};
   }
+  if (spec.config == nullptr) {
+    return NotFound("the repository " + options_.repository.string() +
+                    " has no model or pipeline '" + name + "'");
+  }
+  Entry loaded = spec.pipeline ? AssemblePipelineEntry(name, spec, *next) : LoadModel(name, spec);
+  for (const auto& [number, version] : loaded.versions) {
+    if (version.state == ModelState::kReady) continue;
+    Status failed = Unavailable("'" + name + "' version " + std::to_string(number) +
+                                " failed to load: " + version.reason);
+    if (!serving) {
+      next->entries[name] = std::move(loaded);
+      next->rejected.erase(name);
+      Publish(next);
+      return failed;
+    }
+    // A failed reload changes nothing: the versions that did load are retired unpublished.
+    for (const auto& [n, v] : loaded.versions) {
+      if (v.servable() != nullptr) v.servable()->Retire();
+    }
+    return Unavailable(failed.message() + "; the loaded versions still serve");
+  }
+  next->entries[name] = std::move(loaded);
+  next->rejected.erase(name);
+  if (!spec.pipeline) ReassemblePipelinesUsing(name, *next);
+  Publish(next);
+  spdlog::info("'{}' {}", name, serving ? "reloaded" : "loaded");
   return Status::Ok();
 }
 
-StatusOr<Engine::Version*> Engine::FindVersion(const std::string& model,
-                                               const std::string& version) const {
-  auto it = models_.find(model);
-  if (it == models_.end()) return Missing(model);
-  const auto& versions = it->second->versions;
-  if (version.empty()) return versions.rbegin()->second.get();
+Status Engine::Unload(const std::string& name) {
+  std::lock_guard control(control_mu_);
+  std::shared_ptr<const Catalog> current = Snapshot();
+  auto next = std::make_shared<Catalog>(*current);
+  if (next->entries.erase(name) == 0) {
+    if (next->rejected.erase(name) == 0) return NotFound("'" + name + "' is not loaded");
+  } else {
+    ReassemblePipelinesUsing(name, *next);
+  }
+  Publish(next);
+  spdlog::info("'{}' unloaded", name);
+  return Status::Ok();
+}
+
+// What a request names: an entry and one of its versions.
+struct Engine::Found {
+  const Entry* entry;
+  int64_t number;
+  const VersionEntry* version;
+};
+
+StatusOr<Engine::Found> Engine::FindVersion(const Catalog& catalog, const std::string& model,
+                                            const std::string& version) {
+  auto it = catalog.entries.find(model);
+  if (it == catalog.entries.end()) {
+    auto rejected = catalog.rejected.find(model);
+    if (rejected != catalog.rejected.end()) {
+      return NotFound("model '" + model + "' is not available: " + rejected->second);
+    }
+    return NotFound("unknown model '" + model + "'");
+  }
+  const auto& versions = it->second.versions;
+  if (version.empty())
+    return Found{&it->second, versions.rbegin()->first, &versions.rbegin()->second};
   for (const auto& [number, v] : versions) {
-    if (std::to_string(number) == version) return v.get();
+    if (std::to_string(number) == version) return Found{&it->second, number, &v};
   }
   std::string known;
-  for (const auto& [number, v] : versions)
+  for (const auto& [number, v] : versions) {
     known += (known.empty() ? "" : ", ") + std::to_string(number);
+  }
   return NotFound("model '" + model + "' has no version '" + version + "' (versions: " + known +
                   ")");
 }
 
-namespace {
-
-// The response to `request` from a model's or pipeline's outputs (in config order). Outputs left
-// on a device are copied to the host here, and only those the client asked for.
-StatusOr<InferResponse> MakeResponse(const ModelConfig& config, const std::string& model,
-                                     const std::string& version, const std::string& id,
-                                     const std::vector<size_t>& output_indices,
-                                     std::vector<Tensor> outputs) {
-  InferResponse response{model, version, id, {}};
-  for (size_t index : output_indices) {
-    ASSIGN_OR_RETURN(Tensor host, ToHost(outputs[index]));
-    response.outputs.push_back({config.outputs[index].name, std::move(host)});
-  }
-  return response;
-}
-
-}  // namespace
-
 void Engine::Infer(InferRequest request, InferCallback done) {
-  auto found = FindVersion(request.model, request.version);
-  if (!found.ok()) return done(found.status());
-  Version& version = **found;
-  const Model& entry = *models_.at(request.model);
-  const ModelConfig& config = entry.config;
-  // Refused before admission: counted as a failure, in no latency.
-  auto refuse = [&](const Status& status) {
-    version.stats.RecordRequest(status, std::nullopt);
-    done(status);
-  };
-  if (version.state != ModelState::kReady) {
-    std::string reason;
-    {
-      std::lock_guard lock(version.reason_mu);
-      reason = version.reason;
+  // A request that meets a servable retired by a reload looks again: by then the catalog holds
+  // its replacement. One more look suffices for one reload.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::shared_ptr<const Catalog> catalog = Snapshot();
+    auto found = FindVersion(*catalog, request.model, request.version);
+    if (!found.ok()) return done(found.status());
+    const VersionEntry& version = *found->version;
+    Servable* servable = version.servable();
+    if (servable == nullptr) {
+      Status refused =
+          Unavailable("model '" + request.model + "' version " + std::to_string(found->number) +
+                      " is " + std::string(ModelStateName(version.state)) +
+                      (version.reason.empty() ? "" : ": " + version.reason));
+      version.refused->RecordRequest(refused, std::nullopt);
+      return done(refused);
     }
-    return refuse(Unavailable(
-        "model '" + request.model + "' version " + std::to_string(version.number) + " is " +
-        std::string(ModelStateName(version.state)) + (reason.empty() ? "" : ": " + reason)));
+    const ModelConfig& config = servable->config();
+    std::optional<std::chrono::microseconds> timeout = request.timeout;
+    if (!timeout && config.dynamic_batching && config.dynamic_batching->default_timeout_us > 0) {
+      timeout = std::chrono::microseconds(config.dynamic_batching->default_timeout_us);
+    }
+    Servable::Options options;
+    if (timeout) options.deadline = SteadyClock::now() + *timeout;
+    options.to_host = true;
+    Servable::Done answer = [done, config = servable->shared_config(), model = request.model,
+                             number = std::to_string(found->number),
+                             id = request.id](StatusOr<Servable::Outputs> outputs) {
+      if (!outputs.ok()) return done(outputs.status());
+      InferResponse response{model, number, id, {}};
+      for (size_t index : outputs->requested) {
+        response.outputs.push_back({config->outputs[index].name, outputs->tensors[index]});
+      }
+      done(std::move(response));
+    };
+    if (servable->Admit(request, options, answer)) return;
   }
-  auto validated = ValidateRequest(config, request);
-  if (!validated.ok()) return refuse(validated.status());
-  // Answers the request from its outputs, and counts it, whoever produced them.
-  version.stats.AddInFlight(1);
-  auto finish = [done, output_indices = std::move(validated->output_indices), config = &config,
-                 stats = &version.stats, start = SteadyClock::now(), model = request.model,
-                 version = std::to_string(version.number),
-                 id = request.id](StatusOr<std::vector<Tensor>> outputs) {
-    StatusOr<InferResponse> response =
-        outputs.ok()
-            ? MakeResponse(*config, model, version, id, output_indices, std::move(*outputs))
-            : StatusOr<InferResponse>(outputs.status());
-    stats->AddInFlight(-1);
-    stats->RecordRequest(response.status(), SteadyClock::now() - start);
-    done(std::move(response));
-  };
-  std::optional<std::chrono::microseconds> timeout = request.timeout;
-  if (!timeout && config.dynamic_batching && config.dynamic_batching->default_timeout_us > 0) {
-    timeout = std::chrono::microseconds(config.dynamic_batching->default_timeout_us);
-  }
-  std::optional<SteadyClock::time_point> deadline;
-  if (timeout) deadline = SteadyClock::now() + *timeout;
-
-  if (entry.executor) {
-    return entry.executor->Run(std::move(validated->inputs), deadline, std::move(finish));
-  }
-  auto job = std::make_unique<InferJob>();
-  job->inputs = std::move(validated->inputs);
-  job->batch_size = config.batched() ? job->inputs.front().shape()[0] : 1;
-  job->deadline = deadline;
-  job->done = std::move(finish);
-  // A refused job is dropped unrun; the request is answered through the original callback.
-  Status queued = version.queue.Enqueue(std::move(job));
-  if (!queued.ok()) {
-    version.stats.AddInFlight(-1);
-    refuse(queued);
-  }
-}
-
-Status Engine::Missing(const std::string& model) const {
-  auto it = rejected_.find(model);
-  if (it != rejected_.end()) {
-    return NotFound("model '" + model + "' is not available: " + it->second);
-  }
-  return NotFound("unknown model '" + model + "'");
+  done(Unavailable(draining_ ? "the server is shutting down"
+                             : "model '" + request.model + "' is being replaced; try again"));
 }
 
 bool Engine::Ready() const {
-  if (!rejected_.empty() || draining_) return false;
-  for (const auto& [name, model] : models_) {
-    for (const auto& [number, version] : model->versions) {
-      if (version->state != ModelState::kReady) return false;
+  if (draining_) return false;
+  std::shared_ptr<const Catalog> catalog = Snapshot();
+  if (!catalog->rejected.empty() || catalog->entries.empty()) return false;
+  for (const auto& [name, entry] : catalog->entries) {
+    for (const auto& [number, version] : entry.versions) {
+      if (version.state != ModelState::kReady) return false;
     }
   }
-  return !models_.empty();
+  return true;
 }
 
+std::map<std::string, std::string> Engine::rejected() const { return Snapshot()->rejected; }
+
 std::vector<std::string> Engine::ModelNames() const {
+  std::shared_ptr<const Catalog> catalog = Snapshot();
   std::vector<std::string> names;
-  for (const auto& [name, model] : models_) names.push_back(name);
+  for (const auto& [name, entry] : catalog->entries) names.push_back(name);
   return names;
 }
 
-StatusOr<const ModelConfig*> Engine::Config(const std::string& model,
-                                            const std::string& version) const {
-  RETURN_IF_ERROR(FindVersion(model, version).status());
-  return &models_.at(model)->config;
+StatusOr<std::shared_ptr<const ModelConfig>> Engine::Config(const std::string& model,
+                                                            const std::string& version) const {
+  std::shared_ptr<const Catalog> catalog = Snapshot();
+  ASSIGN_OR_RETURN(Found found, FindVersion(*catalog, model, version));
+  return found.entry->config;
 }
 
 StatusOr<std::vector<std::string>> Engine::Versions(const std::string& model) const {
-  auto it = models_.find(model);
-  if (it == models_.end()) return Missing(model);
+  std::shared_ptr<const Catalog> catalog = Snapshot();
+  ASSIGN_OR_RETURN(Found found, FindVersion(*catalog, model, ""));
   std::vector<std::string> out;
-  for (const auto& [number, v] : it->second->versions) out.push_back(std::to_string(number));
+  for (const auto& [number, v] : found.entry->versions) out.push_back(std::to_string(number));
   return out;
 }
 
 StatusOr<ModelVersionInfo> Engine::Info(const std::string& model,
                                         const std::string& version) const {
-  ASSIGN_OR_RETURN(Version * v, FindVersion(model, version));
-  ModelVersionInfo info{model, std::to_string(v->number), v->state.load(), ""};
-  std::lock_guard lock(v->reason_mu);
-  info.reason = v->reason;
-  return info;
+  std::shared_ptr<const Catalog> catalog = Snapshot();
+  ASSIGN_OR_RETURN(Found found, FindVersion(*catalog, model, version));
+  return ModelVersionInfo{model, std::to_string(found.number), found.version->state,
+                          found.version->reason};
 }
 
 std::vector<ModelVersionInfo> Engine::Index() const {
+  std::shared_ptr<const Catalog> catalog = Snapshot();
   std::vector<ModelVersionInfo> out;
-  for (const auto& [name, reason] : rejected_) {
+  for (const auto& [name, reason] : catalog->rejected) {
     out.push_back({name, "", ModelState::kUnavailable, reason});
   }
-  for (const auto& [name, model] : models_) {
-    for (const auto& [number, v] : model->versions) {
-      out.push_back(*Info(name, std::to_string(number)));
+  for (const auto& [name, entry] : catalog->entries) {
+    for (const auto& [number, v] : entry.versions) {
+      out.push_back({name, std::to_string(number), v.state, v.reason});
     }
   }
   return out;
 }
 
-ModelStatsReport Engine::Report(const std::string& model, const Version& version) const {
-  ModelStatsReport report{model, std::to_string(version.number), version.stats.Snapshot(), {}};
-  // Workers are only added while loading, before the version is READY.
-  if (version.state == ModelState::kReady) {
-    for (const auto& worker : version.workers) {
+ModelStatsReport Engine::Report(const std::string& model, int64_t number,
+                                const VersionEntry& version) {
+  ModelStatsReport report{model, std::to_string(number), {}, {}};
+  report.stats = version.stats().Snapshot();
+  if (version.group) {
+    for (const auto& worker : version.group->workers()) {
       report.instances.push_back({worker->name(), worker->device().ToString(),
                                   worker->inference_count(), worker->execution_count()});
     }
@@ -411,46 +441,37 @@ ModelStatsReport Engine::Report(const std::string& model, const Version& version
 
 StatusOr<std::vector<ModelStatsReport>> Engine::Stats(const std::string& model,
                                                       const std::string& version) const {
+  std::shared_ptr<const Catalog> catalog = Snapshot();
   std::vector<ModelStatsReport> reports;
   if (model.empty()) {
-    for (const auto& [name, m] : models_) {
-      for (const auto& [number, v] : m->versions) reports.push_back(Report(name, *v));
+    for (const auto& [name, entry] : catalog->entries) {
+      for (const auto& [number, v] : entry.versions) reports.push_back(Report(name, number, v));
     }
     return reports;
   }
+  ASSIGN_OR_RETURN(Found found, FindVersion(*catalog, model, version));
   if (!version.empty()) {
-    ASSIGN_OR_RETURN(Version * v, FindVersion(model, version));
-    reports.push_back(Report(model, *v));
+    reports.push_back(Report(model, found.number, *found.version));
     return reports;
   }
-  auto it = models_.find(model);
-  if (it == models_.end()) return Missing(model);
-  for (const auto& [number, v] : it->second->versions) reports.push_back(Report(model, *v));
+  for (const auto& [number, v] : found.entry->versions) reports.push_back(Report(model, number, v));
   return reports;
 }
 
 EngineMetrics Engine::Metrics() const {
+  std::shared_ptr<const Catalog> catalog = Snapshot();
   EngineMetrics metrics;
-  for (const auto& [name, model] : models_) {
-    for (const auto& [number, version] : model->versions) {
-      std::optional<size_t> queue_depth;
-      if (!model->pipeline) queue_depth = version->queue.size();
-      metrics.entries.push_back(
-          {name, std::to_string(number), "", version->stats.Snapshot(), queue_depth});
-    }
-    // Steps are filled in by LoadAll before the pipeline is READY.
-    if (!model->pipeline || model->versions.begin()->second->state != ModelState::kReady) continue;
-    size_t model_step = 0, op_step = 0;
-    for (const StepConfig& step : model->pipeline->config.steps) {
-      EngineMetrics::Entry entry{name, "", step.name, {}, std::nullopt};
-      if (step.op.empty()) {
-        entry.stats = model->step_stats[model_step++]->Snapshot();
-      } else {
-        const OpStep& op = *model->op_steps[op_step++];
-        entry.stats = op.stats.Snapshot();
-        entry.queue_depth = op.queue.size();
+  for (const auto& [name, entry] : catalog->entries) {
+    for (const auto& [number, version] : entry.versions) {
+      EngineMetrics::Entry row{name, std::to_string(number), "", {}, std::nullopt};
+      row.stats = version.stats().Snapshot();
+      if (!entry.pipeline) row.queue_depth = version.group ? version.group->queue_depth() : 0;
+      metrics.entries.push_back(std::move(row));
+      if (!version.pipeline) continue;
+      for (PipelineServable::StepReport& step : version.pipeline->StepReports()) {
+        metrics.entries.push_back(
+            {name, "", std::move(step.step), std::move(step.stats), step.queue_depth});
       }
-      metrics.entries.push_back(std::move(entry));
     }
   }
   for (const Device& device : devices_.all()) {
@@ -463,16 +484,16 @@ EngineMetrics Engine::Metrics() const {
 }
 
 void Engine::Shutdown() {
-  for (auto& [name, model] : models_) {
-    for (auto& [number, version] : model->versions) version->queue.Close();
-    for (auto& op : model->op_steps) op->queue.Close();
-  }
-  for (auto& [name, model] : models_) {
-    for (auto& [number, version] : model->versions) {
-      for (auto& worker : version->workers) worker->Join();
-    }
-    for (auto& op : model->op_steps) {
-      for (auto& worker : op->workers) worker->Join();
+  std::lock_guard control(control_mu_);
+  // Everything is retired, pipelines first; the catalog stays, so the getters still answer and
+  // a late request finds a retired servable (UNAVAILABLE) instead of nothing.
+  std::shared_ptr<const Catalog> catalog = Snapshot();
+  for (bool pipelines : {true, false}) {
+    for (const auto& [name, entry] : catalog->entries) {
+      if ((entry.pipeline != nullptr) != pipelines) continue;
+      for (const auto& [number, version] : entry.versions) {
+        if (Servable* servable = version.servable()) servable->Retire();
+      }
     }
   }
 }

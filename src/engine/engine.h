@@ -1,9 +1,14 @@
-// Engine: the model repository brought to life. It loads every model version, owns their queues
-// and instance workers, validates requests against configs and routes them. The server and the
-// tests use Tandem through this class alone.
+// Engine: the model repository brought to life, and the C++ API the server and tests use. It
+// keeps a registry of servables (scheduler/servable.h): each model version's instance group
+// and each pipeline, by name, in a catalog that is replaced whole, never changed, so a request
+// holds what it found while newer catalogs come and go. Loading builds servables
+// (engine/servable_loader.h) beside those serving; publishing swaps them in; the old ones are
+// retired (their admitted requests answered, their threads stopped) after the swap, pipelines
+// before the models they use.
 //
-// Thread contract: Create and LoadAll run on the control thread; Infer and the getters are
-// thread-safe and called from I/O threads; completions run on instance workers.
+// Thread contract: Create, LoadAll, Load, Unload and Shutdown run on control threads (one at a
+// time: they take turns); Infer and the getters are thread-safe and called from I/O threads;
+// completions run on instance workers.
 #pragma once
 
 #include <atomic>
@@ -23,9 +28,6 @@
 #include "scheduler/model_stats.h"
 
 namespace tandem {
-
-class ModelQueue;
-class InstanceWorker;
 
 struct EngineOptions {
   std::filesystem::path repository;
@@ -89,9 +91,20 @@ class Engine {
   static StatusOr<std::unique_ptr<Engine>> Create(EngineOptions options);
   ~Engine();
 
-  // Loads every version of every model onto its devices and warms it up. A version that fails
-  // becomes UNAVAILABLE with the reason; the others still serve. Returns OK if all loaded.
+  // Loads every version of every model onto its devices and warms it up, then assembles the
+  // pipelines. A version that fails becomes UNAVAILABLE with the reason; the others still
+  // serve. Returns OK if all loaded.
   Status LoadAll();
+
+  // Loads `name` (a model or a pipeline) from the repository as it is now, beside what serves
+  // it, and swaps it in when every version is ready; the old versions finish what they were
+  // given. Pipelines that use a model are assembled again over its new versions. Fails, and
+  // leaves what served `name` serving, if its config or any version fails to load.
+  Status Load(const std::string& name);
+
+  // Stops serving `name`: later requests get NOT_FOUND; those admitted are answered first.
+  // Pipelines that use a model turn UNAVAILABLE, naming it, until it is loaded again.
+  Status Unload(const std::string& name);
 
   // Validates `request` and queues it; `done` is called exactly once, from any thread.
   void Infer(InferRequest request, InferCallback done);
@@ -105,13 +118,14 @@ class Engine {
   bool draining() const { return draining_; }
 
   // Models and pipelines left out for their configuration problems: name -> problems.
-  const std::map<std::string, std::string>& rejected() const { return rejected_; }
+  std::map<std::string, std::string> rejected() const;
 
-  // Model names, sorted.
+  // Model and pipeline names, sorted.
   std::vector<std::string> ModelNames() const;
 
   // The config of `model` (version "" = highest) or NOT_FOUND.
-  StatusOr<const ModelConfig*> Config(const std::string& model, const std::string& version) const;
+  StatusOr<std::shared_ptr<const ModelConfig>> Config(const std::string& model,
+                                                      const std::string& version) const;
   // The versions of `model`, ascending, as strings.
   StatusOr<std::vector<std::string>> Versions(const std::string& model) const;
   StatusOr<ModelVersionInfo> Info(const std::string& model, const std::string& version) const;
@@ -122,30 +136,41 @@ class Engine {
 
   EngineMetrics Metrics() const;
 
-  // Stops taking requests, finishes the queued ones and joins the workers.
+  // Stops taking requests, finishes the admitted ones and joins the workers.
   void Shutdown();
 
  private:
-  struct Version;
-  struct Model;
+  struct VersionEntry;
+  struct Entry;
+  struct Catalog;
+  struct Found;
+
+  // The entry and version `model` and `version` ("" = highest) name in `catalog`, or NOT_FOUND
+  // (with the problems of a rejected model).
+  static StatusOr<Found> FindVersion(const Catalog& catalog, const std::string& model,
+                                     const std::string& version);
+  static ModelStatsReport Report(const std::string& model, int64_t number,
+                                 const VersionEntry& version);
 
   Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan);
 
-  StatusOr<Version*> FindVersion(const std::string& model, const std::string& version) const;
-  // NOT_FOUND for a model that is not served, with its problems if it was rejected.
-  Status Missing(const std::string& model) const;
-  ModelStatsReport Report(const std::string& model, const Version& version) const;
-  Status LoadVersion(const ModelConfig& config, Version& version);
-  // Builds a pipeline's executor over the highest versions of its models. REQUIRES: they loaded.
-  Status LoadPipeline(Model& pipeline);
-  void SetState(const std::string& name, Version& version, const Status& status);
+  std::shared_ptr<const Catalog> Snapshot() const;
+  // Publishes `next` and retires what served before it and serves no more: pipelines first,
+  // then the models they used. REQUIRES: control_mu_ held.
+  void Publish(std::shared_ptr<const Catalog> next);
+  // Every version of model `name` (as `spec` describes it), loaded.
+  Entry LoadModel(const std::string& name, const Entry& spec) const;
+  // Pipeline `name` assembled over `catalog`'s models, or UNAVAILABLE with the reason.
+  Entry AssemblePipelineEntry(const std::string& name, const Entry& spec,
+                              const Catalog& catalog) const;
+  // Assembles again, over `catalog`, every pipeline that uses model `model`.
+  void ReassemblePipelinesUsing(const std::string& model, Catalog& catalog) const;
 
   const EngineOptions options_;
   const DeviceSet devices_;
-  // Immutable after Create: the set of models and versions never changes while serving.
-  std::map<std::string, std::unique_ptr<Model>> models_;
-  // Models and pipelines left out for their configuration problems: name -> problems.
-  const std::map<std::string, std::string> rejected_;
+  std::mutex control_mu_;  // taken by LoadAll, Load, Unload and Shutdown
+  mutable std::mutex catalog_mu_;
+  std::shared_ptr<const Catalog> catalog_;  // guarded by catalog_mu_; replaced, never changed
   std::atomic<bool> draining_{false};
 };
 

@@ -4,8 +4,6 @@
 #include <mutex>
 #include <optional>
 
-#include "config/request_validation.h"
-
 namespace tandem {
 
 struct PipelineExecutor::RunState {
@@ -34,7 +32,7 @@ StatusOr<std::unique_ptr<PipelineExecutor>> PipelineExecutor::Create(
     auto it = targets.find(sc.name);
     if (it == targets.end()) return Internal("step '" + sc.name + "' has nowhere to run");
     Step step{sc.name, it->second, {}, {}, {}};
-    const ModelConfig& model = *step.model.config;
+    const ModelConfig& model = step.model.servable->config();
     for (const TensorConfig& in : model.inputs) {
       auto bound = std::find_if(sc.inputs.begin(), sc.inputs.end(),
                                 [&](const auto& kv) { return kv.first == in.name; });
@@ -121,40 +119,37 @@ void PipelineExecutor::Run(std::vector<Tensor> inputs,
 
 void PipelineExecutor::Submit(const std::shared_ptr<RunState>& run, size_t index) {
   const Step& step = steps_[index];
+  Servable& servable = *step.model.servable;
   InferRequest request;
   {
     std::lock_guard lock(run->mu);
     if (run->finished) return;
-    const ModelConfig& model = *step.model.config;
+    const ModelConfig& model = servable.config();
     for (size_t i = 0; i < model.inputs.size(); ++i) {
       request.inputs.push_back({model.inputs[i].name, *run->slots[step.input_slots[i]]});
     }
   }
-  // Intermediates are checked against the model like a client's request: shapes declared
-  // with -1 in the pipeline become concrete only at run time.
-  auto refuse = [&](const Status& status) {
-    step.model.stats->RecordRequest(status, std::nullopt);
-    Finish(run, index, status);
-  };
-  auto validated = ValidateRequest(*step.model.config, request);
-  if (!validated.ok()) return refuse(validated.status());
-  auto job = std::make_unique<InferJob>();
-  job->inputs = std::move(validated->inputs);
-  job->batch_size = step.model.config->batched() ? job->inputs.front().shape()[0] : 1;
-  job->deadline = run->deadline;
+  Servable::Options options;
+  options.deadline = run->deadline;
+  options.stats = step.model.stats;
   if (run->device >= 0) {
     const Device& device = devices_[run->device];
     if (std::count(step.model.devices.begin(), step.model.devices.end(), device) > 0) {
-      job->device = device;
+      options.device = device;
     }
   }
-  job->done = [this, run, index, stats = step.model.stats,
-               submitted = SteadyClock::now()](StatusOr<std::vector<Tensor>> outputs) {
-    stats->RecordRequest(outputs.status(), SteadyClock::now() - submitted);
-    Finish(run, index, std::move(outputs));
+  // Intermediates are checked against the model like a client's request: shapes declared
+  // with -1 in the pipeline become concrete only at run time.
+  Servable::Done done = [this, run, index](StatusOr<Servable::Outputs> outputs) {
+    Finish(run, index,
+           outputs.ok() ? StatusOr<std::vector<Tensor>>(std::move(outputs->tensors))
+                        : StatusOr<std::vector<Tensor>>(outputs.status()));
   };
-  Status queued = step.model.queue->Enqueue(std::move(job));
-  if (!queued.ok()) refuse(queued);
+  if (!servable.Admit(request, options, done)) {
+    // Only a pipeline that outlived its model's servable gets here; the engine retires a
+    // pipeline before the models it uses.
+    Finish(run, index, Unavailable("model '" + servable.config().name + "' was unloaded"));
+  }
 }
 
 void PipelineExecutor::Finish(const std::shared_ptr<RunState>& run, size_t index,

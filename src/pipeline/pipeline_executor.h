@@ -1,6 +1,7 @@
-// PipelineExecutor: runs requests through a validated pipeline. Each step becomes a job in its
-// model's queue as soon as all its inputs exist, so every step batches across requests and no
-// thread waits on another step. Continuations run on the worker that finished the step.
+// PipelineExecutor: runs requests through a validated pipeline. Each step is admitted to its
+// model's servable (Servable::Admit, as a client's request is) as soon as all its inputs exist,
+// so every step batches across requests and no thread waits on another step. Continuations run
+// on the worker that finished the step.
 //
 // Placement (docs/design/architecture.md §1): with affinity, a run picks the device with the fewest
 // runs in flight among the devices the pipeline's models have instances on, and every step whose
@@ -21,16 +22,15 @@
 #include "config/pipeline_config.h"
 #include "core/device.h"
 #include "core/tensor.h"
-#include "scheduler/model_queue.h"
 #include "scheduler/model_stats.h"
+#include "scheduler/servable.h"
 
 namespace tandem {
 
-// Where a step's jobs go: its model's queue, or the queue of the step's op instances.
+// Where a step runs: its model's servable, or the servable of the step's op instances.
 struct StepModel {
-  const ModelConfig* config = nullptr;
-  ModelQueue* queue = nullptr;
-  std::vector<Device> devices;  // the devices its instances are on
+  Servable* servable = nullptr;  // outlives the executor
+  std::vector<Device> devices;   // the devices its instances are on
   // Where the step's outcomes are counted (successes, failures by reason, time from submission
   // to result); never null.
   ModelStats* stats = nullptr;

@@ -288,9 +288,11 @@ void Routes::ModelRoute(std::shared_ptr<HttpExchange> exchange,
     return exchange->Reply(Ready(info.ok() && info->state == ModelState::kReady));
   }
   if (action == "config") return exchange->Reply(JsonResponse(200, ModelConfigJson(**config)));
-  std::vector<std::string> versions = *engine_.Versions(model);
-  if (!version.empty()) versions = {version};
-  exchange->Reply(JsonResponse(200, ModelMetadataJson(**config, versions)));
+  // The model may have been unloaded since its config was read: then this is a 404 too.
+  auto versions = engine_.Versions(model);
+  if (!versions.ok()) return exchange->Reply(StatusResponse(versions.status()));
+  if (!version.empty()) *versions = {version};
+  exchange->Reply(JsonResponse(200, ModelMetadataJson(**config, *versions)));
 }
 
 void Routes::Stats(HttpExchange& exchange, const std::string& model, const std::string& version) {

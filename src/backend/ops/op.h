@@ -40,8 +40,8 @@ class OpKernel {
 // binds), or INVALID_ARGUMENT naming the unknown op or the bad parameter.
 StatusOr<std::unique_ptr<OpKernel>> MakeOp(const StepConfig& step);
 
-// An Instance running one op step on one device, so op steps are scheduled like models.
-// `kernel` must outlive the instance.
-std::unique_ptr<Instance> MakeOpInstance(const OpKernel& kernel, Device device);
+// An Instance running one op step on one device, so op steps are scheduled like models. The
+// instances of a step share its kernel.
+std::unique_ptr<Instance> MakeOpInstance(std::shared_ptr<const OpKernel> kernel, Device device);
 
 }  // namespace tandem

@@ -262,14 +262,15 @@ StatusOr<std::unique_ptr<OpKernel>> MakeMapValues(const std::map<std::string, St
 
 class OpInstance final : public Instance {
  public:
-  OpInstance(const OpKernel& kernel, Device device) : kernel_(kernel), device_(device) {}
+  OpInstance(std::shared_ptr<const OpKernel> kernel, Device device)
+      : kernel_(std::move(kernel)), device_(device) {}
   Device device() const override { return device_; }
   StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
-    return kernel_.Run(inputs, device_);
+    return kernel_->Run(inputs, device_);
   }
 
  private:
-  const OpKernel& kernel_;
+  const std::shared_ptr<const OpKernel> kernel_;
   const Device device_;
 };
 
@@ -323,8 +324,8 @@ StatusOr<std::unique_ptr<OpKernel>> MakeOp(const StepConfig& step) {
                          "image.preprocess, image.resize_to, image.encode_png)");
 }
 
-std::unique_ptr<Instance> MakeOpInstance(const OpKernel& kernel, Device device) {
-  return std::make_unique<OpInstance>(kernel, device);
+std::unique_ptr<Instance> MakeOpInstance(std::shared_ptr<const OpKernel> kernel, Device device) {
+  return std::make_unique<OpInstance>(std::move(kernel), device);
 }
 
 }  // namespace tandem

@@ -1,0 +1,75 @@
+#include "engine/servable_loader.h"
+
+#include <algorithm>
+
+#include "backend/backend_registry.h"
+#include "backend/ops/op.h"
+
+namespace tandem {
+
+StatusOr<std::shared_ptr<InstanceGroup>> LoadModelVersion(std::shared_ptr<const ModelConfig> config,
+                                                          int64_t version,
+                                                          const std::filesystem::path& version_dir,
+                                                          const DeviceSet& devices) {
+  const BackendDescription* description = FindBackend(config->backend);
+  if (description == nullptr) return NotFound("unknown backend '" + config->backend + "'");
+  std::unique_ptr<Backend> backend = description->make(devices);
+  std::vector<std::unique_ptr<Instance>> instances;
+  for (const InstanceGroupConfig& group : config->instances) {
+    ASSIGN_OR_RETURN(std::vector<Device> on, devices.Resolve(group, description->accelerator));
+    for (const Device& device : on) {
+      for (int64_t i = 0; i < group.count; ++i) {
+        ASSIGN_OR_RETURN(std::unique_ptr<Instance> instance,
+                         backend->CreateInstance(*config, version_dir, device));
+        instances.push_back(std::move(instance));
+      }
+    }
+  }
+  // Warm-up runs before the instance takes traffic, so the first requests do not pay for
+  // lazy initialisation (kernel selection, allocator growth, CUDA graph capture).
+  for (auto& instance : instances) {
+    RETURN_IF_ERROR(WarmUp(*config, *instance, config->warmup_batch_sizes));
+  }
+  return std::make_shared<InstanceGroup>(std::move(config), version, std::move(instances), devices);
+}
+
+StatusOr<std::shared_ptr<PipelineServable>> AssemblePipeline(
+    std::shared_ptr<const PipelineSource> source, const ModelLookup& model_of,
+    const DeviceSet& devices) {
+  const PipelineConfig& config = source->config;
+  std::vector<PipelineServable::Step> steps;
+  std::vector<Device> used;  // where the pipeline's models run; its ops run there too
+  for (const StepConfig& step : config.steps) {
+    if (!step.op.empty()) continue;
+    auto group = model_of(step.model);
+    if (!group.ok()) return group.status().WithContext("step '" + step.name + "'");
+    for (const Device& device : (*group)->devices()) {
+      if (std::find(used.begin(), used.end(), device) == used.end()) used.push_back(device);
+    }
+    steps.push_back({step.name, std::move(*group), /*op=*/false});
+  }
+  if (used.empty()) used.push_back(Device::Cpu());
+  for (const StepConfig& step : config.steps) {
+    if (step.op.empty()) continue;
+    ASSIGN_OR_RETURN(std::shared_ptr<const OpKernel> kernel, MakeOp(step));
+    std::vector<std::unique_ptr<Instance>> instances;
+    for (const Device& device : used) instances.push_back(MakeOpInstance(kernel, device));
+    auto op_config = std::make_shared<const ModelConfig>(source->op_configs.at(step.name));
+    steps.push_back({step.name,
+                     std::make_shared<InstanceGroup>(std::move(op_config), /*version=*/0,
+                                                     std::move(instances), devices),
+                     /*op=*/true});
+  }
+  return PipelineServable::Create(source, PipelineModelConfig(config), std::move(steps));
+}
+
+std::shared_ptr<const ModelConfig> PipelineModelConfig(const PipelineConfig& pipeline) {
+  auto config = std::make_shared<ModelConfig>();
+  config->name = pipeline.name;
+  config->backend = "pipeline";
+  config->inputs = pipeline.inputs;
+  config->outputs = pipeline.outputs;
+  return config;
+}
+
+}  // namespace tandem

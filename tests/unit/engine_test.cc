@@ -1,0 +1,192 @@
+// The engine as a registry of servables: loading beside what serves, swapping, retiring, and
+// pipelines that lose and regain their models. Sim models on a simulated GPU (y = x·scale +
+// offset, with a latency on a timer), so the tests are quick and run under TSan.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <thread>
+
+namespace tandem {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string SimModel(double offset, int latency_us = 2000) {
+  return "backend: sim\nmax_batch_size: 8\n"
+         "inputs: [{name: x, datatype: FP32, shape: [2]}]\n"
+         "outputs: [{name: y, datatype: FP32, shape: [2]}]\n"
+         "instances: [{devices: sim, count: 1}]\n"
+         "dynamic_batching: {max_queue_delay_us: 500}\n"
+         "parameters: {latency_us: " +
+         std::to_string(latency_us) + ", scale: 1, offset: " + std::to_string(offset) + "}\n";
+}
+
+const char* kPipeline =
+    "inputs: [{name: a, datatype: FP32, shape: [1, 2]}]\n"
+    "outputs: [{name: b, datatype: FP32, shape: [1, 2]}]\n"
+    "steps: [{name: s, model: m, inputs: {x: a}, outputs: {y: b}}]\n";
+
+class EngineRegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("engine_test_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    Write("m/model.yaml", SimModel(1));
+    Write("p/pipeline.yaml", kPipeline);
+    EngineOptions options;
+    options.repository = root_;
+    options.devices.sim_gpus = 1;
+    auto engine = Engine::Create(options);
+    ASSERT_TRUE(engine.ok()) << engine.status().message();
+    engine_ = std::move(*engine);
+    ASSERT_TRUE(engine_->LoadAll().ok());
+  }
+  void TearDown() override {
+    engine_.reset();
+    fs::remove_all(root_);
+  }
+
+  void Write(const std::string& file, const std::string& text) {
+    fs::create_directories((root_ / file).parent_path());
+    std::ofstream(root_ / file) << text;
+  }
+
+  // Sends x = [value, value] to `model` (whose input is `input`): admitted (or refused) before
+  // this returns; the future holds y[0] or the failure.
+  std::future<StatusOr<float>> Send(const std::string& model, float value,
+                                    const std::string& input = "x") {
+    InferRequest request;
+    request.model = model;
+    Tensor x = *Tensor::Allocate(DataType::kFp32, Shape({1, 2}));
+    auto* data = reinterpret_cast<float*>(x.mutable_data());
+    data[0] = data[1] = value;
+    request.inputs.push_back({input, x});
+    auto answered = std::make_shared<std::promise<StatusOr<float>>>();
+    std::future<StatusOr<float>> result = answered->get_future();
+    engine_->Infer(std::move(request), [answered](StatusOr<InferResponse> response) {
+      if (!response.ok()) return answered->set_value(response.status());
+      answered->set_value(response->outputs.at(0).tensor.Values<float>()[0]);
+    });
+    return result;
+  }
+  StatusOr<float> Call(const std::string& model, float value, const std::string& input = "x") {
+    return Send(model, value, input).get();
+  }
+
+  fs::path root_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineRegistryTest, AReloadUnderLoadFailsNoRequestAndSwitchesAnswers) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0}, old_answers{0}, new_answers{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      while (!stop) {
+        // Directly and through the pipeline, which is assembled again over each new version.
+        StatusOr<float> y = c % 2 ? Call("m", 10) : Call("p", 10, "a");
+        if (!y.ok()) {
+          ++failed;
+          ADD_FAILURE() << y.status().message();
+        } else if (*y == 11) {
+          ++old_answers;
+        } else if (*y == 12) {
+          ++new_answers;
+        } else {
+          ADD_FAILURE() << "unexpected answer " << *y;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  Write("m/model.yaml", SimModel(2));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(engine_->Load("m").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  stop = true;
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_GT(old_answers, 0);
+  EXPECT_GT(new_answers, 0);
+  EXPECT_EQ(*Call("m", 10), 12);
+}
+
+TEST_F(EngineRegistryTest, UnloadAnswersWhatWasAdmittedThenRefusesNamingTheModel) {
+  // Infer admits before it returns; each request then takes 2 ms on the sim GPU.
+  std::vector<std::future<StatusOr<float>>> admitted;
+  for (int i = 0; i < 6; ++i) admitted.push_back(Send("m", 1));
+  ASSERT_TRUE(engine_->Unload("m").ok());
+  for (auto& f : admitted) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    StatusOr<float> y = f.get();
+    ASSERT_TRUE(y.ok()) << y.status().message();
+    EXPECT_EQ(*y, 2);
+  }
+  StatusOr<float> after = Call("m", 1);
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(after.status().message().find("'m'"), std::string::npos);
+  EXPECT_EQ(engine_->Unload("m").code(), StatusCode::kNotFound);
+}
+
+TEST_F(EngineRegistryTest, APipelineLosesItsModelNamingItAndRegainsIt) {
+  ASSERT_EQ(*Call("p", 5, "a"), 6);
+  ASSERT_TRUE(engine_->Unload("m").ok());
+  StatusOr<float> lost = Call("p", 5, "a");
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(lost.status().message().find("model 'm' is not loaded"), std::string::npos)
+      << lost.status().message();
+  EXPECT_FALSE(engine_->Ready());
+  ASSERT_TRUE(engine_->Load("m").ok());
+  EXPECT_EQ(*Call("p", 5, "a"), 6);
+  EXPECT_TRUE(engine_->Ready());
+}
+
+TEST_F(EngineRegistryTest, AFailedReloadKeepsTheOldVersionServingAndSaysWhy) {
+  Write("m/model.yaml", "backend: sim\nmax_batch_size: nope\n");
+  Status bad_config = engine_->Load("m");
+  EXPECT_EQ(bad_config.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_config.message().find("max_batch_size"), std::string::npos)
+      << bad_config.message();
+  EXPECT_EQ(*Call("m", 1), 2);
+
+  // A config that parses but cannot load: no such device.
+  std::string yaml = SimModel(3);
+  yaml.replace(yaml.find("devices: sim"), 12, "devices: [sim:7]");
+  Write("m/model.yaml", yaml);
+  Status bad_load = engine_->Load("m");
+  EXPECT_FALSE(bad_load.ok());
+  EXPECT_NE(bad_load.message().find("still serve"), std::string::npos) << bad_load.message();
+  EXPECT_EQ(*Call("m", 1), 2);
+  EXPECT_EQ(*Call("p", 1, "a"), 2);
+}
+
+TEST_F(EngineRegistryTest, NewVersionsAppearAndRemovedOnesGo) {
+  // Sim models serve version 1 without a folder; with version folders, those serve.
+  fs::create_directories(root_ / "m" / "3");
+  fs::create_directories(root_ / "m" / "4");
+  ASSERT_TRUE(engine_->Load("m").ok());
+  EXPECT_EQ(*engine_->Versions("m"), (std::vector<std::string>{"3", "4"}));
+  EXPECT_EQ(*Call("m", 1), 2);
+  fs::remove_all(root_ / "m" / "4");
+  ASSERT_TRUE(engine_->Load("m").ok());
+  EXPECT_EQ(*engine_->Versions("m"), (std::vector<std::string>{"3"}));
+}
+
+TEST_F(EngineRegistryTest, LoadingWhatTheRepositoryLacksIsNotFound) {
+  Status missing = engine_->Load("nothing");
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find("'nothing'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem

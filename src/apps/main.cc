@@ -15,6 +15,7 @@
 #include "config/repository.h"
 #include "device/host_memory.h"
 #include "engine/engine.h"
+#include "engine/model_control.h"
 #include "pipeline/pipeline_validation.h"
 #include "server/http_server.h"
 #include "server/routes.h"
@@ -46,6 +47,9 @@ struct ServeFlags {
   std::vector<std::string> devices;
   int sim_gpus = 0;
   double sim_copy_gbps = 25;
+  std::string model_control_mode = "none";
+  std::vector<std::string> load_models;  // explicit mode: loaded at start; "*" = all
+  int repository_poll_secs = 15;
 };
 
 std::string Env(const char* name) {
@@ -138,6 +142,17 @@ int Serve(ServeFlags flags) {
   }
   engine_options.devices.sim_gpus = flags.sim_gpus;
   engine_options.devices.sim_copy_gbps = flags.sim_copy_gbps;
+  auto mode = ParseModelControlMode(flags.model_control_mode);
+  if (!mode.ok()) {
+    spdlog::error("{}", mode.status().message());
+    return 2;
+  }
+  if (!flags.load_models.empty() && *mode != ModelControlMode::kExplicit) {
+    spdlog::error("--load-model needs --model-control-mode explicit (mode {} loads everything)",
+                  flags.model_control_mode);
+    return 2;
+  }
+  if (*mode == ModelControlMode::kExplicit) engine_options.models = flags.load_models;
   auto engine = Engine::Create(engine_options);
   if (!engine.ok()) {
     spdlog::error("cannot serve {}: {}", flags.repository, engine.status().message());
@@ -148,7 +163,8 @@ int Serve(ServeFlags flags) {
                   flags.repository, (*engine)->rejected().size());
     return 1;
   }
-  if (!flags.default_model.empty() &&
+  // In explicit mode the default model may be loaded later, on request.
+  if (!flags.default_model.empty() && *mode != ModelControlMode::kExplicit &&
       (*engine)->Versions(flags.default_model).status().code() == StatusCode::kNotFound) {
     spdlog::error("--default-model '{}' is not in {}", flags.default_model, flags.repository);
     return 2;
@@ -162,7 +178,8 @@ int Serve(ServeFlags flags) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   HttpCounters counters;
-  Routes routes(**engine, RouteOptions{flags.default_model, &counters});
+  ModelControl control(**engine, *mode, std::chrono::seconds(flags.repository_poll_secs));
+  Routes routes(**engine, RouteOptions{flags.default_model, &counters, &control});
   HttpServerOptions server_options;
   server_options.host = flags.host;
   server_options.port = static_cast<uint16_t>(flags.port);
@@ -188,8 +205,9 @@ int Serve(ServeFlags flags) {
   std::atomic<bool> loaded{false};
   std::atomic<bool> refused{false};  // --strict and something did not load
   std::thread loader([&] {
-    // Load failures are logged per model as they happen; readiness reports them.
-    const bool all_ready = (*engine)->LoadAll().ok() && (*engine)->Ready();
+    // Load failures are logged per model as they happen; readiness reports them. Then the
+    // control thread takes load and unload requests (explicit mode) or polls (poll mode).
+    const bool all_ready = control.Start().ok() && (*engine)->Ready();
     if (all_ready) {
       spdlog::info("all models ready");
     } else if (flags.strict) {
@@ -232,6 +250,7 @@ int Serve(ServeFlags flags) {
     std::_Exit(1);
   }
   loader.join();
+  control.Stop();
   (*engine)->Shutdown();
   (*server)->Stop();
   spdlog::info("drained; exiting");
@@ -304,6 +323,20 @@ int main(int argc, char** argv) {
                     "(default: SAGEMAKER_TANDEM_DEFAULT_MODEL, or the only model)");
   serve->add_option("--devices", flags.devices, "devices to use, e.g. cpu,cuda:0 (default: all)")
       ->delimiter(',');
+  serve
+      ->add_option("--model-control-mode", flags.model_control_mode,
+                   "none: load everything at start, refuse load/unload; explicit: load the "
+                   "--load-model names, then load and unload on request; poll: load "
+                   "everything, then follow the repository's changes")
+      ->check(CLI::IsMember({"none", "explicit", "poll"}))
+      ->capture_default_str();
+  serve->add_option("--load-model", flags.load_models,
+                    "explicit mode: a model or pipeline to load at start (repeatable; * = all)");
+  serve
+      ->add_option("--repository-poll-secs", flags.repository_poll_secs,
+                   "poll mode: seconds between rescans of the repository")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   serve
       ->add_option("--sim-gpus", flags.sim_gpus,
                    "add N simulated GPUs sim:0..N-1 for `backend: sim` models")

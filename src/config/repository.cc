@@ -97,6 +97,19 @@ void ScanFolder(const fs::path& dir, const std::vector<BackendRules>& backends,
 
 }  // namespace
 
+std::vector<fs::path> RepositoryFolders(const fs::path& root) {
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    std::error_code kind;
+    if (entry.is_directory(kind) && entry.path().filename().string().front() != '.') {
+      dirs.push_back(entry.path());
+    }
+  }
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
 RepositoryScan ScanRepository(const fs::path& root, const std::vector<BackendRules>& backends) {
   RepositoryScan scan;
   std::error_code ec;
@@ -104,13 +117,7 @@ RepositoryScan ScanRepository(const fs::path& root, const std::vector<BackendRul
     scan.problems.Add(root.string(), "", "not a directory");
     return scan;
   }
-  std::vector<fs::path> dirs;
-  for (const auto& entry : fs::directory_iterator(root, ec)) {
-    if (entry.is_directory() && entry.path().filename().string().front() != '.') {
-      dirs.push_back(entry.path());
-    }
-  }
-  std::sort(dirs.begin(), dirs.end());
+  const std::vector<fs::path> dirs = RepositoryFolders(root);
   for (const fs::path& dir : dirs) {
     const size_t before = scan.problems.size();
     ScanFolder(dir, backends, scan);

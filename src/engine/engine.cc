@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "backend/backend_registry.h"
@@ -96,10 +97,41 @@ Engine::Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan)
 
 Engine::~Engine() { Shutdown(); }
 
+namespace {
+
+// Leaves in `scan` only the models and pipelines `names` asks for ("*": every one), with the
+// models those pipelines use. NOT_FOUND for a name the repository lacks.
+Status KeepOnly(const std::vector<std::string>& names, RepositoryScan& scan) {
+  if (std::find(names.begin(), names.end(), "*") != names.end()) return Status::Ok();
+  std::set<std::string> wanted;
+  for (const std::string& name : names) {
+    bool found = scan.rejected.count(name) > 0;
+    for (const ModelSource& m : scan.models) found |= m.config.name == name;
+    for (const PipelineSource& p : scan.pipelines) {
+      if (p.config.name != name) continue;
+      found = true;
+      for (const StepConfig& step : p.config.steps) {
+        if (step.op.empty()) wanted.insert(step.model);
+      }
+    }
+    if (!found) return NotFound("the repository has no model or pipeline '" + name + "'");
+    wanted.insert(name);
+  }
+  std::erase_if(scan.models, [&](const ModelSource& m) { return !wanted.count(m.config.name); });
+  std::erase_if(scan.pipelines,
+                [&](const PipelineSource& p) { return !wanted.count(p.config.name); });
+  std::erase_if(scan.rejected, [&](const auto& entry) { return !wanted.count(entry.first); });
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   RepositoryScan scan = ScanModelRepository(options.repository);
   ValidatePipelines(scan);
-  if (scan.models.empty() && scan.pipelines.empty()) {
+  if (options.models) {
+    RETURN_IF_ERROR(KeepOnly(*options.models, scan).WithContext("--load-model"));
+  } else if (scan.models.empty() && scan.pipelines.empty()) {
     RETURN_IF_ERROR(scan.problems.ToStatus());
   }
   for (const ConfigProblem& problem : scan.problems.all()) {
@@ -223,6 +255,10 @@ Status Engine::Load(const std::string& name) {
   std::lock_guard control(control_mu_);
   RepositoryScan scan = ScanModelRepository(options_.repository);
   ValidatePipelines(scan);
+  return LoadFrom(scan, name);
+}
+
+Status Engine::LoadFrom(const RepositoryScan& scan, const std::string& name) {
   std::shared_ptr<const Catalog> current = Snapshot();
   auto next = std::make_shared<Catalog>(*current);
   // Serving: some version of it answers requests, and keeps doing so if this load fails.
@@ -241,21 +277,32 @@ Status Engine::Load(const std::string& name) {
                            (serving ? " (what served it still does)" : ""));
   }
   Entry spec;
-  for (ModelSource& source : scan.models) {
+  for (const ModelSource& source : scan.models) {
     if (source.config.name != name) continue;
-    spec.config = std::make_shared<const ModelConfig>(std::move(source.config));
+    spec.config = std::make_shared<const ModelConfig>(source.config);
     spec.dir = source.dir;
     for (int64_t v : source.versions) spec.versions[v] = {};
   }
-  for (PipelineSource& source : scan.pipelines) {
+  for (const PipelineSource& source : scan.pipelines) {
     if (source.config.name != name) continue;
     spec.config = PipelineModelConfig(source.config);
-    spec.pipeline = std::make_shared<const PipelineSource>(std::move(source));
+    spec.pipeline = std::make_shared<const PipelineSource>(source);
     spec.versions[1] = {};
   }
   if (spec.config == nullptr) {
     return NotFound("the repository " + options_.repository.string() +
                     " has no model or pipeline '" + name + "'");
+  }
+  if (spec.pipeline) {
+    // A pipeline brings the models it uses that are not loaded yet.
+    for (const StepConfig& step : spec.pipeline->config.steps) {
+      if (step.op.empty() && next->entries.count(step.model) == 0) {
+        RETURN_IF_ERROR(
+            LoadFrom(scan, step.model)
+                .WithContext("pipeline '" + name + "' uses model '" + step.model + "'"));
+        next = std::make_shared<Catalog>(*Snapshot());
+      }
+    }
   }
   Entry loaded = spec.pipeline ? AssemblePipelineEntry(name, spec, *next) : LoadModel(name, spec);
   for (const auto& [number, version] : loaded.versions) {
@@ -371,7 +418,9 @@ void Engine::Infer(InferRequest request, InferCallback done) {
 bool Engine::Ready() const {
   if (draining_) return false;
   std::shared_ptr<const Catalog> catalog = Snapshot();
-  if (!catalog->rejected.empty() || catalog->entries.empty()) return false;
+  if (!catalog->rejected.empty()) return false;
+  // With models loaded on request, serving nothing (yet) is ready.
+  if (catalog->entries.empty()) return options_.models.has_value();
   for (const auto& [name, entry] : catalog->entries) {
     for (const auto& [number, version] : entry.versions) {
       if (version.state != ModelState::kReady) return false;
@@ -423,6 +472,16 @@ std::vector<ModelVersionInfo> Engine::Index() const {
       out.push_back({name, std::to_string(number), v.state, v.reason});
     }
   }
+  // What the repository holds and nobody loaded (model control mode explicit).
+  for (const std::filesystem::path& folder : RepositoryFolders(options_.repository)) {
+    const std::string name = folder.filename().string();
+    if (catalog->entries.count(name) == 0 && catalog->rejected.count(name) == 0) {
+      out.push_back({name, "", ModelState::kUnavailable, "not loaded"});
+    }
+  }
+  std::stable_sort(
+      out.begin(), out.end(),
+      [](const ModelVersionInfo& a, const ModelVersionInfo& b) { return a.name < b.name; });
   return out;
 }
 

@@ -32,6 +32,10 @@ namespace tandem {
 struct EngineOptions {
   std::filesystem::path repository;
   DeviceOptions devices;
+  // The models and pipelines to serve from the start (a pipeline brings the models it uses);
+  // unset: every one. Set (model control mode explicit), the repository may be empty and
+  // the server is ready with nothing loaded.
+  std::optional<std::vector<std::string>> models;
 };
 
 enum class ModelState { kLoading, kReady, kUnavailable };
@@ -120,6 +124,8 @@ class Engine {
   // Models and pipelines left out for their configuration problems: name -> problems.
   std::map<std::string, std::string> rejected() const;
 
+  const std::filesystem::path& repository() const { return options_.repository; }
+
   // Model and pipeline names, sorted.
   std::vector<std::string> ModelNames() const;
 
@@ -155,6 +161,8 @@ class Engine {
   Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan);
 
   std::shared_ptr<const Catalog> Snapshot() const;
+  // Load's work, with the repository scanned. REQUIRES: control_mu_ held.
+  Status LoadFrom(const RepositoryScan& scan, const std::string& name);
   // Publishes `next` and retires what served before it and serves no more: pipelines first,
   // then the models they used. REQUIRES: control_mu_ held.
   void Publish(std::shared_ptr<const Catalog> next);

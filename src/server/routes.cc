@@ -173,6 +173,19 @@ Status CheckModelAndVersion(const std::string& model, const std::string& version
   return Status::Ok();
 }
 
+// An optional JSON body (`what` names the request in the message): empty, or an object.
+Status OptionalJsonObject(const std::string& body, const char* what,
+                          rapidjson::Document* out = nullptr) {
+  if (body.empty()) return Status::Ok();
+  rapidjson::Document doc;
+  RETURN_IF_ERROR(ParseJson(body, doc));
+  if (!doc.IsObject()) {
+    return InvalidArgument(std::string("the ") + what + " request body must be a JSON object");
+  }
+  if (out != nullptr) *out = std::move(doc);
+  return Status::Ok();
+}
+
 }  // namespace
 
 HttpResponse StatusResponse(const Status& status) {
@@ -214,25 +227,57 @@ void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
   }
   if (is({"v2", "repository", "index"})) {
     return route("POST", [&] {
-      // The body is optional; when present it must be a JSON object (v2: {"ready": bool}).
-      if (!request.body->empty()) {
-        rapidjson::Document doc;
-        if (Status parsed = ParseJson(*request.body, doc); !parsed.ok()) {
-          return exchange->Reply(StatusResponse(parsed));
-        }
-        if (!doc.IsObject()) {
-          return exchange->Reply(
-              ErrorResponse(400, "the index request body must be a JSON object"));
-        }
+      // v2: {"ready": bool}, optional.
+      if (Status body = OptionalJsonObject(*request.body, "index"); !body.ok()) {
+        return exchange->Reply(StatusResponse(body));
       }
       exchange->Reply(JsonResponse(200, RepositoryIndexJson(engine_.Index())));
     });
+  }
+  if (parts.size() == 5 && parts[0] == "v2" && parts[1] == "repository" && parts[2] == "models" &&
+      (parts[4] == "load" || parts[4] == "unload")) {
+    return route("POST", [&] { ModelControlRoute(exchange, parts[3], parts[4] == "load"); });
   }
   if (is({"v2", "models", "stats"})) return route("GET", [&] { Stats(*exchange, "", ""); });
   if (parts.size() >= 3 && parts[0] == "v2" && parts[1] == "models") {
     return ModelRoute(std::move(exchange), parts);
   }
   exchange->Reply(NoRoute(request));
+}
+
+// POST /v2/repository/models/{m}/load|unload: the load or unload runs on the model control
+// thread and the answer (200 with an empty body, or the error) comes from there.
+void Routes::ModelControlRoute(const std::shared_ptr<HttpExchange>& exchange,
+                               const std::string& model, bool load) {
+  if (Status name = CheckModelAndVersion(model, ""); !name.ok()) {
+    return exchange->Reply(StatusResponse(name));
+  }
+  // v2: {"parameters": {...}}, optional. Loading takes no files or config from the request:
+  // models load from the repository only, by name.
+  rapidjson::Document doc;
+  if (Status body = OptionalJsonObject(*exchange->request().body, "load", &doc); !body.ok()) {
+    return exchange->Reply(StatusResponse(body));
+  }
+  if (doc.IsObject() && doc.HasMember("parameters") && doc["parameters"].IsObject()) {
+    for (const auto& param : doc["parameters"].GetObject()) {
+      const std::string key = param.name.GetString();
+      if (key == "unload_dependents") continue;
+      return exchange->Reply(ErrorResponse(
+          400, "parameter '" + key +
+                   "' is not supported: models load from the repository only, by name"));
+    }
+  }
+  auto answer = [exchange](Status status) {
+    if (!status.ok()) return exchange->Reply(StatusResponse(status));
+    HttpResponse r;
+    r.status = 200;
+    exchange->Reply(std::move(r));
+  };
+  if (load) {
+    options_.control->Load(model, std::move(answer));
+  } else {
+    options_.control->Unload(model, std::move(answer));
+  }
 }
 
 // Readiness in the v2 convention, except while draining: then 503, as for /ping, so that load

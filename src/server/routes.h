@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/model_control.h"
 #include "server/http_server.h"
 #include "server/metrics_page.h"
 #include "server/v2_codec.h"
@@ -20,6 +21,9 @@ struct RouteOptions {
   std::string default_model;
   // The HTTP server's counters, for /metrics; must outlive the routes; never null.
   const HttpCounters* http_counters = nullptr;
+  // Where load and unload requests go (POST /v2/repository/models/{m}/load|unload); must
+  // outlive the routes; never null.
+  ModelControl* control = nullptr;
 };
 
 class Routes {
@@ -38,6 +42,8 @@ class Routes {
   HttpResponse Ready(bool ready) const;
   void Invocations(std::shared_ptr<HttpExchange> exchange);
   void ModelRoute(std::shared_ptr<HttpExchange> exchange, const std::vector<std::string>& parts);
+  void ModelControlRoute(const std::shared_ptr<HttpExchange>& exchange, const std::string& model,
+                         bool load);
   // /v2/models[/{m}[/versions/{v}]]/stats; empty model: every model.
   void Stats(HttpExchange& exchange, const std::string& model, const std::string& version);
   void V2Infer(std::shared_ptr<HttpExchange> exchange, const std::string& model,

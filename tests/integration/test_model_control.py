@@ -1,0 +1,212 @@
+"""Models that come and go while serving: the model control modes (none, explicit, poll), the
+v2 repository load/unload routes, reloads under load, and what a pipeline does when its model
+goes away. Sim models (y = x·scale + offset on a simulated GPU) keep it quick."""
+
+import threading
+import time
+
+import pytest
+import tritonclient.http as httpclient
+
+from support.server import start_server
+
+SIM = """\
+backend: sim
+max_batch_size: 8
+inputs: [{{name: x, datatype: FP32, shape: [2]}}]
+outputs: [{{name: y, datatype: FP32, shape: [2]}}]
+instances: [{{devices: sim, count: 1}}]
+dynamic_batching: {{max_queue_delay_us: 500}}
+parameters: {{latency_us: 2000, scale: 1, offset: {offset}}}
+"""
+PIPELINE = """\
+inputs: [{name: a, datatype: FP32, shape: [1, 2]}]
+outputs: [{name: b, datatype: FP32, shape: [1, 2]}]
+steps: [{name: s, model: m, inputs: {x: a}, outputs: {y: b}}]
+"""
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    write(tmp_path / "m" / "model.yaml", SIM.format(offset=1))
+    write(tmp_path / "other" / "model.yaml", SIM.format(offset=5))
+    write(tmp_path / "p" / "pipeline.yaml", PIPELINE)
+    return tmp_path
+
+
+def call(s, model, value=10.0):
+    """y[0] for x = [value, value], or the failed response."""
+    name = "a" if model == "p" else "x"
+    r = s.post_json(f"/v2/models/{model}/infer",
+                    {"inputs": [{"name": name, "datatype": "FP32", "shape": [1, 2],
+                                 "data": [value, value]}]})
+    return r.json()["outputs"][0]["data"][0] if r.status == 200 else r
+
+
+def failed(answer):
+    return hasattr(answer, "status")  # call's failed response, not a number
+
+
+def index(s):
+    r = s.post("/v2/repository/index")
+    assert r.status == 200, r.body
+    return {(e["name"], e.get("version", "")): e for e in r.json()}
+
+
+def control(s, model, action, body=None):
+    return s.post(f"/v2/repository/models/{model}/{action}", body or b"")
+
+
+def test_mode_none_loads_everything_and_refuses_control(repo):
+    s = start_server(repo, "--sim-gpus", "1")
+    try:
+        assert call(s, "m") == 11 and call(s, "p") == 11
+        for action in ("load", "unload"):
+            r = control(s, "m", action)
+            assert r.status == 400, r.body
+            assert "model control mode none" in r.json()["error"], r.body
+        assert call(s, "m") == 11
+    finally:
+        assert s.stop() == 0
+
+
+def test_explicit_mode_loads_what_is_asked_and_pipelines_bring_their_models(repo):
+    s = start_server(repo, "--sim-gpus", "1", "--model-control-mode", "explicit",
+                     "--load-model", "other")
+    try:
+        assert call(s, "other") == 15
+        r = call(s, "m")
+        assert r.status == 404 and "'m'" in r.json()["error"], r.body
+        listed = index(s)
+        assert listed[("m", "")]["state"] == "UNAVAILABLE"
+        assert listed[("m", "")]["reason"] == "not loaded"
+        assert listed[("other", "1")]["state"] == "READY"
+
+        r = control(s, "p", "load")
+        assert r.status == 200 and r.body == b"", r.body
+        assert call(s, "p") == 11 and call(s, "m") == 11  # the pipeline brought its model
+
+        # The pipeline loses its model, naming it, and regains it.
+        assert control(s, "m", "unload").status == 200
+        r = call(s, "p")
+        assert r.status == 503 and "model 'm' is not loaded" in r.json()["error"], r.body
+        assert s.get("/v2/health/ready").status != 200
+        assert control(s, "m", "load").status == 200
+        assert call(s, "p") == 11
+        assert s.get("/v2/health/ready").status == 200
+
+        assert control(s, "p", "unload").status == 200
+        assert call(s, "p").status == 404
+        r = control(s, "p", "unload")
+        assert r.status == 404 and "'p' is not loaded" in r.json()["error"], r.body
+        r = control(s, "nothing", "load")
+        assert r.status == 404 and "no model or pipeline 'nothing'" in r.json()["error"], r.body
+    finally:
+        assert s.stop() == 0
+
+
+def test_a_reload_under_load_fails_no_request_and_switches_answers(repo):
+    s = start_server(repo, "--sim-gpus", "1", "--model-control-mode", "explicit",
+                     "--load-model", "p")
+    answers, failures, stop = [], [], threading.Event()
+
+    def client(model):
+        while not stop.is_set():
+            y = call(s, model)
+            (failures if failed(y) else answers).append(y)
+
+    threads = [threading.Thread(target=client, args=(m,)) for m in ("m", "p", "m", "p")]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        write(repo / "m" / "model.yaml", SIM.format(offset=2))
+        for _ in range(5):
+            r = control(s, "m", "load")
+            assert r.status == 200, r.body
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    try:
+        assert not failures, [f.body for f in failures[:3]]
+        assert 11 in answers and 12 in answers
+        assert set(answers) == {11, 12}
+        assert answers[-1] == 12 or call(s, "m") == 12
+    finally:
+        assert s.stop() == 0
+
+
+def test_a_failed_reload_keeps_the_old_version_serving_and_says_why(repo):
+    s = start_server(repo, "--sim-gpus", "1", "--model-control-mode", "explicit",
+                     "--load-model", "*")
+    try:
+        write(repo / "m" / "model.yaml", "backend: sim\nmax_batch_size: lots\n")
+        r = control(s, "m", "load")
+        assert r.status == 400 and "max_batch_size" in r.json()["error"], r.body
+        write(repo / "m" / "model.yaml",
+              SIM.format(offset=3).replace("devices: sim,", "devices: [sim:9],"))
+        r = control(s, "m", "load")
+        assert r.status == 503 and "sim:9" in r.json()["error"], r.body
+        assert "still serve" in r.json()["error"]
+        assert call(s, "m") == 11 and call(s, "p") == 11
+        r = control(s, "m", "load", b"[1]")
+        assert r.status == 400 and "JSON object" in r.json()["error"]
+        r = control(s, "m", "load", b'{"parameters": {"config": "{}"}}')
+        assert r.status == 400 and "'config' is not supported" in r.json()["error"], r.body
+    finally:
+        assert s.stop() == 0
+
+
+def test_tritonclient_loads_unloads_and_lists(repo):
+    s = start_server(repo, "--sim-gpus", "1", "--model-control-mode", "explicit")
+    try:
+        assert s.get("/v2/health/ready").status == 200  # nothing loaded yet is ready
+        client = httpclient.InferenceServerClient(f"127.0.0.1:{s.port}")
+        client.load_model("other")
+        assert client.is_model_ready("other")
+        names = {m["name"]: m for m in client.get_model_repository_index()}
+        assert set(names) == {"m", "other", "p"} and names["other"]["state"] == "READY"
+        client.unload_model("other")
+        assert not client.is_model_ready("other")
+    finally:
+        assert s.stop() == 0
+
+
+def wait_for(predicate, seconds=15):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_poll_mode_follows_the_repository(repo):
+    s = start_server(repo, "--sim-gpus", "1", "--model-control-mode", "poll",
+                     "--repository-poll-secs", "1")
+    try:
+        assert call(s, "m") == 11
+        r = control(s, "m", "load")
+        assert r.status == 400 and "rescanned" in r.json()["error"], r.body
+        # A changed file reloads the model (and the pipeline over it).
+        write(repo / "m" / "model.yaml", SIM.format(offset=4))
+        assert wait_for(lambda: call(s, "m") == 14 and call(s, "p") == 14)
+        # A new model loads; a new version folder serves.
+        write(repo / "late" / "model.yaml", SIM.format(offset=7))
+        assert wait_for(lambda: call(s, "late") == 17)
+        (repo / "late" / "3").mkdir()
+        assert wait_for(lambda: index(s).get(("late", "3"), {}).get("state") == "READY")
+        # A removed model unloads; its pipeline says so.
+        import shutil
+        shutil.rmtree(repo / "other")
+        assert wait_for(lambda: failed(call(s, "other")))
+        assert call(s, "other").status == 404
+    finally:
+        assert s.stop() == 0

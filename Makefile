@@ -45,13 +45,16 @@ sanitize-test: setup
 	cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure
 	$(SANITIZER_ENV) TANDEM_BIN=$(abspath build-asan)/tandem $(PYTHON) -m pytest -q tests/integration
 
-# TSan: the scheduler and pipeline unit tests, and the integration tests where requests,
-# batches, pipeline runs and drains cross threads, against an instrumented server. One intra-op
-# thread keeps LibTorch's (uninstrumented) thread pool out of the picture.
+# TSan: the unit tests where threads meet (the queue and its workers; the engine's registry:
+# pipelines under concurrent requests, reloads and unloads under load; Pipeline* are the config
+# checks, single-threaded, kept for their parsing), and the integration tests where requests,
+# batches, pipeline runs, drains and model loads cross threads, against an instrumented server.
+# One intra-op thread keeps LibTorch's (uninstrumented) thread pool out of the picture.
 TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OMP_NUM_THREADS=1
 TSAN_UNIT = DynamicBatcher*:ModelQueue*:BatchTensors*:Pipeline*:BringTo*:Histogram*:EngineRegistry*
 TSAN_PY = tests/integration/test_scheduling.py tests/integration/test_pipelines.py \
-	tests/integration/test_metrics.py tests/integration/test_lifecycle.py
+	tests/integration/test_metrics.py tests/integration/test_lifecycle.py \
+	tests/integration/test_model_control.py
 tsan-test: setup
 	@$(CONFIGURE) -B build-tsan -DTANDEM_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan

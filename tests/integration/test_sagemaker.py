@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import socket
 import subprocess
 
 import numpy as np
@@ -45,7 +46,7 @@ def test_target_model_header_selects_the_model(server):
     assert r.status == 200 and r.json()["outputs"][0]["data"] == [3.0]
 
 
-def test_npy_in_and_out(server):
+def test_npy_in_and_out(server, repository):
     x = np.array([[5, -7, 256]], np.int64)
     r = server.post("/invocations", npy_bytes(x),
                     headers={"Content-Type": "application/x-npy", "Accept": "application/x-npy",
@@ -66,7 +67,10 @@ def test_npy_in_and_out(server):
     assert r.headers["content-type"] == "application/x-npy"
     out = np.load(io.BytesIO(r.body))
     assert out.shape == (2, 5) and out.dtype == np.float32
-    np.testing.assert_allclose(out.sum(axis=1), [1.0, 1.0], rtol=1e-5)
+    # The classifier on exactly these pixels: a decoder that transposed or zeroed them fails.
+    classifier = torch.jit.load(str(repository / "classifier" / "1" / "model.pt"))
+    expected = classifier(torch.from_numpy(image)).detach().numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_npy_in_json_out(server):
@@ -113,23 +117,46 @@ def test_the_only_model_is_the_default(tmp_path):
         assert s.stop() == 0
 
 
-def test_sagemaker_mode_reads_opt_ml_model_and_the_port_variable():
+def test_sagemaker_mode_reads_opt_ml_model_and_the_port_variable(repository):
     # With no --model-repository, serve is SageMaker's `serve`: /opt/ml/model on
     # SAGEMAKER_BIND_TO_PORT. This machine has no /opt/ml/model, so it must say so and exit.
     r = subprocess.run([tandem_binary(), "serve"], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "SAGEMAKER_BIND_TO_PORT": "0"})
     assert r.returncode != 0
     assert "/opt/ml/model" in r.stderr
-
-
-def test_ping_is_503_while_loading_and_the_server_accepts_at_once(repository):
-    s = start_server(repository, wait_ready=False)
+    # Without --port, the server listens on SAGEMAKER_BIND_TO_PORT.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    s = start_server(repository, env={"SAGEMAKER_BIND_TO_PORT": str(port)}, port_flag=False)
     try:
-        # The server listens before it loads, so /ping answers at once, 503 until ready.
-        status = s.get("/ping").status
-        assert status in (200, 503)
-        s.wait_ready()
+        assert s.port == port
         assert s.get("/ping").status == 200
     finally:
         assert s.stop() == 0
 
+
+SLOW_TO_LOAD = """\
+backend: sim
+max_batch_size: 1
+inputs: [{name: x, datatype: FP32, shape: [1]}]
+outputs: [{name: y, datatype: FP32, shape: [1]}]
+instances: [{devices: sim, count: 1}]
+warmup: {batch_sizes: [1]}
+parameters: {latency_us: 3000000}
+"""
+
+
+def test_ping_is_503_while_loading_and_the_server_accepts_at_once(tmp_path):
+    # Its warm-up takes 3 s on the simulated GPU: the server listens before it loads, so /ping
+    # answers at once, 503 until the model is ready.
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "model.yaml").write_text(SLOW_TO_LOAD)
+    s = start_server(tmp_path, "--sim-gpus", "1", wait_ready=False)
+    try:
+        r = s.get("/ping")
+        assert r.status == 503, r.body
+        s.wait_ready()
+        assert s.get("/ping").status == 200
+    finally:
+        assert s.stop() == 0

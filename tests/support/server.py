@@ -81,9 +81,11 @@ class TandemServer:
 
 
 def start_server(repository: pathlib.Path | None, *args: str, env: dict | None = None,
-                 wait_ready: bool = True) -> TandemServer:
-    """Starts `tandem serve` on port 0 and returns once it listens (and, by default, is ready)."""
-    cmd = [tandem_binary(), "serve", "--port", "0", "--host", "127.0.0.1", *args]
+                 wait_ready: bool = True, port_flag: bool = True) -> TandemServer:
+    """Starts `tandem serve` on port 0 (or, without `port_flag`, where the server's own default
+    puts it) and returns once it listens (and, by default, is ready)."""
+    cmd = [tandem_binary(), "serve", *(["--port", "0"] if port_flag else []), "--host",
+           "127.0.0.1", *args]
     if repository is not None:
         cmd += ["--model-repository", str(repository)]
     process = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,

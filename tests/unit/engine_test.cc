@@ -119,6 +119,27 @@ TEST_F(EngineRegistryTest, AReloadUnderLoadFailsNoRequestAndSwitchesAnswers) {
   EXPECT_EQ(*Call("m", 10), 12);
 }
 
+TEST_F(EngineRegistryTest, APipelineUnderConcurrentRequestsAnswersEachItsOwn) {
+  // Steps of different requests batch together on the sim GPU and split back apart.
+  std::vector<std::thread> clients;
+  std::atomic<int> wrong{0};
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      std::vector<std::pair<float, std::future<StatusOr<float>>>> sent;
+      for (int i = 0; i < 25; ++i) {
+        const float x = static_cast<float>(c * 100 + i);
+        sent.emplace_back(x, Send(i % 2 ? "p" : "m", x, i % 2 ? "a" : "x"));
+      }
+      for (auto& [x, answer] : sent) {
+        StatusOr<float> y = answer.get();
+        if (!y.ok() || *y != x + 1) ++wrong;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(wrong, 0);
+}
+
 TEST_F(EngineRegistryTest, UnloadAnswersWhatWasAdmittedThenRefusesNamingTheModel) {
   // Infer admits before it returns; each request then takes 2 ms on the sim GPU.
   std::vector<std::future<StatusOr<float>>> admitted;
@@ -155,8 +176,7 @@ TEST_F(EngineRegistryTest, AFailedReloadKeepsTheOldVersionServingAndSaysWhy) {
   Write("m/model.yaml", "backend: sim\nmax_batch_size: nope\n");
   Status bad_config = engine_->Load("m");
   EXPECT_EQ(bad_config.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(bad_config.message().find("max_batch_size"), std::string::npos)
-      << bad_config.message();
+  EXPECT_NE(bad_config.message().find("max_batch_size"), std::string::npos) << bad_config.message();
   EXPECT_EQ(*Call("m", 1), 2);
 
   // A config that parses but cannot load: no such device.

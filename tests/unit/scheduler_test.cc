@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <thread>
 
 #include "scheduler/batch_tensors.h"
@@ -155,10 +159,26 @@ TEST_F(ModelQueueTest, CloseRunsWhatIsQueuedWithoutWaitingThenStops) {
   EXPECT_TRUE(queue.PopBatch(Device::Cpu()).empty());
 }
 
+// A thread's scheduler state as /proc shows it: 'R' running, 'S' sleeping (in a wait), ...
+char ThreadState(pid_t tid) {
+  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t paren = text.rfind(')');
+  return paren == std::string::npos || paren + 2 >= text.size() ? '?' : text[paren + 2];
+}
+
 TEST_F(ModelQueueTest, AWaitingWorkerWakesForANewJob) {
   ModelQueue queue("m", BatchingOptions{}, 0);
+  std::atomic<pid_t> tid{0};
   std::atomic<size_t> got{0};
-  std::thread worker([&] { got = queue.PopBatch(Device::Cpu()).size(); });
+  std::thread worker([&] {
+    tid = gettid();
+    got = queue.PopBatch(Device::Cpu()).size();
+  });
+  // The job goes in only once the worker sleeps inside PopBatch, so it must wake the worker.
+  while (tid == 0) std::this_thread::yield();
+  while (ThreadState(tid) != 'S') std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(got.load(), 0u);
   ASSERT_TRUE(queue.Enqueue(Tracked(1)).ok());
   worker.join();
   EXPECT_EQ(got.load(), 1u);

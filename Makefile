@@ -7,7 +7,8 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
 .PHONY: setup build example run test unit-test py-test soak-test sanitize-test tsan-test fuzz-test \
-	format-check bench-scaling bench-placement bench-pipeline bench-stages bench-compiled clean
+	format-check bench-scaling bench-placement bench-pipeline bench-stages bench-compiled \
+	bench-reload clean
 
 # SETUP_FLAGS=--build-only: no test tools (the container image's build stage).
 setup:
@@ -112,6 +113,10 @@ bench-stages: example
 # (about 5 minutes on 2 cores, plus about 2 to compile the packages the first time).
 bench-compiled: example
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/compiled/run.py
+
+# Reloads under load, load time and memory over load/unload cycles (model control, explicit).
+bench-reload: example
+	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/reload/run.py
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

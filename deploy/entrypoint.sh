@@ -14,6 +14,9 @@
 #   TANDEM_MAX_BODY_BYTES    --max-body-bytes
 #   TANDEM_DRAIN_TIMEOUT     --drain-timeout     (SageMaker sends SIGKILL 30 s after SIGTERM)
 #   TANDEM_STRICT=true       --strict
+#   TANDEM_MODEL_CONTROL_MODE --model-control-mode (none | explicit | poll)
+#   TANDEM_LOAD_MODELS       --load-model, once per comma-separated name (explicit mode)
+#   TANDEM_REPOSITORY_POLL_SECS --repository-poll-secs (poll mode)
 # SAGEMAKER_BIND_TO_PORT is read by tandem itself (else port 8080). Tandem opens no port other
 # than that one, so SAGEMAKER_SAFE_PORT_RANGE needs nothing from it.
 set -euo pipefail
@@ -37,6 +40,10 @@ add --log-format "${TANDEM_LOG_FORMAT:-}"
 add --log-level "${TANDEM_LOG_LEVEL:-}"
 add --max-body-bytes "${TANDEM_MAX_BODY_BYTES:-}"
 add --drain-timeout "${TANDEM_DRAIN_TIMEOUT:-}"
+add --model-control-mode "${TANDEM_MODEL_CONTROL_MODE:-}"
+add --repository-poll-secs "${TANDEM_REPOSITORY_POLL_SECS:-}"
+IFS=, read -r -a load_models <<<"${TANDEM_LOAD_MODELS:-}"
+for name in "${load_models[@]}"; do add --load-model "$name"; done
 case "${TANDEM_STRICT:-}" in
   true | 1) flags+=(--strict) ;;
   "" | false | 0) ;;

@@ -3,6 +3,7 @@ v2 repository load/unload routes, reloads under load, and what a pipeline does w
 goes away. Sim models (y = x·scale + offset on a simulated GPU) keep it quick."""
 
 import os
+import shutil
 import threading
 import time
 
@@ -204,8 +205,7 @@ def test_poll_mode_follows_the_repository(repo):
         assert wait_for(lambda: call(s, "late") == 17)
         (repo / "late" / "3").mkdir()
         assert wait_for(lambda: index(s).get(("late", "3"), {}).get("state") == "READY")
-        # A removed model unloads; its pipeline says so.
-        import shutil
+        # A removed model unloads.
         shutil.rmtree(repo / "other")
         assert wait_for(lambda: failed(call(s, "other")))
         assert call(s, "other").status == 404

@@ -16,6 +16,7 @@
 #include "device/host_memory.h"
 #include "engine/engine.h"
 #include "engine/model_control.h"
+#include "engine/multi_model.h"
 #include "pipeline/pipeline_validation.h"
 #include "server/http_server.h"
 #include "server/routes.h"
@@ -50,6 +51,8 @@ struct ServeFlags {
   std::string model_control_mode = "none";
   std::vector<std::string> load_models;  // explicit mode: loaded at start; "*" = all
   int repository_poll_secs = 15;
+  bool multi_model = false;  // also SAGEMAKER_MULTI_MODEL=true, as SageMaker sets it
+  std::string multi_model_root = "/opt/ml/models";
 };
 
 std::string Env(const char* name) {
@@ -152,6 +155,15 @@ int Serve(ServeFlags flags) {
                   flags.model_control_mode);
     return 2;
   }
+  if (Env("SAGEMAKER_MULTI_MODEL") == "true") flags.multi_model = true;
+  if (flags.multi_model) {
+    // SageMaker loads and unloads the models: the server starts with none, in explicit mode.
+    if (*mode == ModelControlMode::kPoll) {
+      spdlog::error("a multi-model endpoint cannot poll its repository");
+      return 2;
+    }
+    mode = ModelControlMode::kExplicit;
+  }
   if (*mode == ModelControlMode::kExplicit) engine_options.models = flags.load_models;
   auto engine = Engine::Create(engine_options);
   if (!engine.ok()) {
@@ -179,7 +191,12 @@ int Serve(ServeFlags flags) {
 
   HttpCounters counters;
   ModelControl control(**engine, *mode, std::chrono::seconds(flags.repository_poll_secs));
-  Routes routes(**engine, RouteOptions{flags.default_model, &counters, &control});
+  MultiModel multi_model(**engine, control, flags.multi_model_root);
+  Routes routes(**engine, RouteOptions{flags.default_model, &counters, &control,
+                                       flags.multi_model ? &multi_model : nullptr});
+  if (flags.multi_model) {
+    spdlog::info("multi-model endpoint: artifacts load from under {}", flags.multi_model_root);
+  }
   HttpServerOptions server_options;
   server_options.host = flags.host;
   server_options.port = static_cast<uint16_t>(flags.port);
@@ -336,6 +353,14 @@ int main(int argc, char** argv) {
       ->add_option("--repository-poll-secs", flags.repository_poll_secs,
                    "poll mode: seconds between rescans of the repository")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve->add_flag("--multi-model", flags.multi_model,
+                  "a SageMaker multi-model endpoint: start with no models; SageMaker loads and "
+                  "unloads them (POST /models, DELETE /models/{name}); also "
+                  "SAGEMAKER_MULTI_MODEL=true");
+  serve
+      ->add_option("--multi-model-root", flags.multi_model_root,
+                   "multi-model endpoints: the folder artifacts must lie under")
       ->capture_default_str();
   serve
       ->add_option("--sim-gpus", flags.sim_gpus,

@@ -32,4 +32,8 @@ RepositoryScan ScanModelRepository(const std::filesystem::path& root) {
   return ScanRepository(root, AllBackendRules());
 }
 
+RepositoryScan ScanModelFolder(const std::filesystem::path& dir, const std::string& name) {
+  return ScanFolderAs(dir, name, AllBackendRules());
+}
+
 }  // namespace tandem

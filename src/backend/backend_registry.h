@@ -39,7 +39,8 @@ const BackendDescription* FindBackend(std::string_view name);
 // Every backend's config rules, for ParseModelConfig.
 const std::vector<BackendRules>& AllBackendRules();
 
-// ScanRepository against every registered backend.
+// ScanRepository and ScanFolderAs against every registered backend.
 RepositoryScan ScanModelRepository(const std::filesystem::path& root);
+RepositoryScan ScanModelFolder(const std::filesystem::path& dir, const std::string& name);
 
 }  // namespace tandem

@@ -55,9 +55,8 @@ std::vector<int64_t> ScanVersions(const fs::path& dir, const ModelConfig& config
 }
 
 // Reads one model or pipeline folder into `scan`: the source on success, problems otherwise.
-void ScanFolder(const fs::path& dir, const std::vector<BackendRules>& backends,
-                RepositoryScan& scan) {
-  const std::string name = dir.filename().string();
+void ScanFolder(const fs::path& dir, const std::string& name,
+                const std::vector<BackendRules>& backends, RepositoryScan& scan) {
   const fs::path model_file = dir / "model.yaml";
   const fs::path pipeline_file = dir / "pipeline.yaml";
   if (fs::exists(pipeline_file) && fs::exists(model_file)) {
@@ -97,6 +96,14 @@ void ScanFolder(const fs::path& dir, const std::vector<BackendRules>& backends,
 
 }  // namespace
 
+RepositoryScan ScanFolderAs(const fs::path& dir, const std::string& name,
+                            const std::vector<BackendRules>& backends) {
+  RepositoryScan scan;
+  ScanFolder(dir, name, backends, scan);
+  if (!scan.problems.empty()) scan.rejected[name] = scan.problems.JoinedSince(0);
+  return scan;
+}
+
 std::vector<fs::path> RepositoryFolders(const fs::path& root) {
   std::vector<fs::path> dirs;
   std::error_code ec;
@@ -120,7 +127,7 @@ RepositoryScan ScanRepository(const fs::path& root, const std::vector<BackendRul
   const std::vector<fs::path> dirs = RepositoryFolders(root);
   for (const fs::path& dir : dirs) {
     const size_t before = scan.problems.size();
-    ScanFolder(dir, backends, scan);
+    ScanFolder(dir, dir.filename().string(), backends, scan);
     if (scan.problems.size() != before) {
       scan.rejected[dir.filename().string()] = scan.problems.JoinedSince(before);
     }

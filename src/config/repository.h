@@ -41,6 +41,10 @@ struct RepositoryScan {
 // Reads every model and pipeline folder under `root`, models against `backends` (every
 // registered backend's rules: backend/backend_registry.h). Those with problems are reported,
 // not returned.
+// One model or pipeline folder, read as if it were named `name` (whatever the folder is called).
+RepositoryScan ScanFolderAs(const std::filesystem::path& dir, const std::string& name,
+                            const std::vector<BackendRules>& backends);
+
 // The folders of `root` that may hold a model or a pipeline (every folder not starting with '.'),
 // sorted; none if `root` cannot be read.
 std::vector<std::filesystem::path> RepositoryFolders(const std::filesystem::path& root);

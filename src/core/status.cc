@@ -10,6 +10,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "INVALID_ARGUMENT";
     case StatusCode::kNotFound:
       return "NOT_FOUND";
+    case StatusCode::kAlreadyExists:
+      return "ALREADY_EXISTS";
     case StatusCode::kPayloadTooLarge:
       return "PAYLOAD_TOO_LARGE";
     case StatusCode::kUnimplemented:

@@ -15,6 +15,7 @@ enum class StatusCode {
   kOk,
   kInvalidArgument,    // the request or config is wrong: 400
   kNotFound,           // no such model, version or route: 404
+  kAlreadyExists,      // a name already taken (a model loaded under it): 409
   kPayloadTooLarge,    // a body over --max-body-bytes: 413
   kUnimplemented,      // a valid request for something not supported: 501
   kUnavailable,        // not ready, draining, or overloaded: 503
@@ -51,6 +52,7 @@ inline Status InvalidArgument(std::string m) {
   return {StatusCode::kInvalidArgument, std::move(m)};
 }
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 inline Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }

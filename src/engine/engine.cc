@@ -134,8 +134,11 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   } else if (scan.models.empty() && scan.pipelines.empty()) {
     RETURN_IF_ERROR(scan.problems.ToStatus());
   }
-  for (const ConfigProblem& problem : scan.problems.all()) {
-    spdlog::error("{}", problem.ToString());
+  // Started to load nothing (a multi-model endpoint), there is nothing to complain about yet.
+  if (!options.models || !options.models->empty()) {
+    for (const ConfigProblem& problem : scan.problems.all()) {
+      spdlog::error("{}", problem.ToString());
+    }
   }
   ASSIGN_OR_RETURN(DeviceSet devices,
                    DeviceSet::Create(DeviceSet::CountCudaDevices(), options.devices));
@@ -331,6 +334,57 @@ Status Engine::LoadFrom(const RepositoryScan& scan, const std::string& name) {
 
 Status Engine::Unload(const std::string& name) {
   std::lock_guard control(control_mu_);
+  return UnloadLocked(name);
+}
+
+namespace {
+
+// Names the models and pipelines of a repository artifact `base`.<name>, in the pipelines' steps
+// too, so that two artifacts never collide.
+void Namespace(const std::string& base, RepositoryScan& scan) {
+  auto named = [&](const std::string& name) { return base + "." + name; };
+  for (ModelSource& model : scan.models) model.config.name = named(model.config.name);
+  for (PipelineSource& pipeline : scan.pipelines) {
+    pipeline.config.name = named(pipeline.config.name);
+    for (StepConfig& step : pipeline.config.steps) {
+      if (step.op.empty()) step.model = named(step.model);
+    }
+  }
+  std::map<std::string, std::string> rejected;
+  for (auto& [name, problems] : scan.rejected) rejected[named(name)] = std::move(problems);
+  scan.rejected = std::move(rejected);
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::string>> Engine::LoadArtifact(const std::string& base,
+                                                        const std::filesystem::path& folder) {
+  std::lock_guard control(control_mu_);
+  std::error_code ec;
+  const bool one = std::filesystem::exists(folder / "model.yaml", ec) ||
+                   std::filesystem::exists(folder / "pipeline.yaml", ec);
+  RepositoryScan scan = one ? ScanModelFolder(folder, base) : ScanModelRepository(folder);
+  if (!one) Namespace(base, scan);
+  ValidatePipelines(scan);
+  if (!scan.problems.empty()) return InvalidArgument(scan.problems.ToStatus().message());
+  std::vector<std::string> names;  // models first: the pipelines use them
+  for (const ModelSource& model : scan.models) names.push_back(model.config.name);
+  for (const PipelineSource& pipeline : scan.pipelines) names.push_back(pipeline.config.name);
+  std::shared_ptr<const Catalog> current = Snapshot();
+  for (const std::string& name : names) {
+    if (current->entries.count(name) > 0) return AlreadyExists("'" + name + "' is already loaded");
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (Status loaded = LoadFrom(scan, names[i]); !loaded.ok()) {
+      // All or nothing: what this artifact loaded goes again, the failed one's entry too.
+      for (size_t j = i + 1; j-- > 0;) static_cast<void>(UnloadLocked(names[j]));
+      return loaded;
+    }
+  }
+  return names;
+}
+
+Status Engine::UnloadLocked(const std::string& name) {
   std::shared_ptr<const Catalog> current = Snapshot();
   auto next = std::make_shared<Catalog>(*current);
   if (next->entries.erase(name) == 0) {

@@ -106,6 +106,13 @@ class Engine {
   // leaves what served `name` serving, if its config or any version fails to load.
   Status Load(const std::string& name);
 
+  // Loads the artifact in `folder` — one model or pipeline folder, served as `base`, or a
+  // repository, whose entries are served as `base`.<name> — all or nothing. Returns the names it
+  // serves, models first; ALREADY_EXISTS if one is taken, INVALID_ARGUMENT naming the problems
+  // of a bad artifact.
+  StatusOr<std::vector<std::string>> LoadArtifact(const std::string& base,
+                                                  const std::filesystem::path& folder);
+
   // Stops serving `name`: later requests get NOT_FOUND; those admitted are answered first.
   // Pipelines that use a model turn UNAVAILABLE, naming it, until it is loaded again.
   Status Unload(const std::string& name);
@@ -161,8 +168,9 @@ class Engine {
   Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan);
 
   std::shared_ptr<const Catalog> Snapshot() const;
-  // Load's work, with the repository scanned. REQUIRES: control_mu_ held.
+  // Load's and Unload's work, with the repository scanned. REQUIRES: control_mu_ held.
   Status LoadFrom(const RepositoryScan& scan, const std::string& name);
+  Status UnloadLocked(const std::string& name);
   // Publishes `next` and retires what served before it and serves no more: pipelines first,
   // then the models they used. REQUIRES: control_mu_ held.
   void Publish(std::shared_ptr<const Catalog> next);

@@ -96,39 +96,44 @@ Status ModelControl::Start() {
       fingerprints_[name] = Fingerprint(folder);
     }
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] { Loop(); });
   return loaded;
 }
 
 void ModelControl::Load(std::string name, Done done) {
-  Submit({true, std::move(name), std::move(done)});
+  if (Refused(done)) return;
+  Enqueue([this, name = std::move(name)] { return engine_.Load(name); }, std::move(done));
 }
 
 void ModelControl::Unload(std::string name, Done done) {
-  Submit({false, std::move(name), std::move(done)});
+  if (Refused(done)) return;
+  Enqueue([this, name = std::move(name)] { return engine_.Unload(name); }, std::move(done));
 }
 
-void ModelControl::Submit(Task task) {
-  if (mode_ != ModelControlMode::kExplicit) {
-    return task.done(InvalidArgument(
-        std::string("models are not loaded or unloaded on request in model control mode ") +
-        std::string(ModelControlModeName(mode_)) +
-        (mode_ == ModelControlMode::kPoll
-             ? " (the repository is rescanned instead)"
-             : "; start the server with --model-control-mode explicit")));
-  }
+bool ModelControl::Refused(const Done& done) const {
+  if (mode_ == ModelControlMode::kExplicit) return false;
+  done(InvalidArgument(
+      std::string("models are not loaded or unloaded on request in model control mode ") +
+      std::string(ModelControlModeName(mode_)) +
+      (mode_ == ModelControlMode::kPoll
+           ? " (the repository is rescanned instead)"
+           : "; start the server with --model-control-mode explicit")));
+  return true;
+}
+
+void ModelControl::Enqueue(std::function<Status()> work, Done done) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
-      tasks_.push_back(std::move(task));
+      tasks_.push_back({std::move(work), std::move(done)});
       wake_.notify_one();
       return;
     }
   }
-  task.done(Unavailable("the server is shutting down"));
+  done(Unavailable("the server is shutting down"));
 }
 
-void ModelControl::Run() {
+void ModelControl::Loop() {
   auto next_poll = std::chrono::steady_clock::now() + poll_interval_;
   while (true) {
     Task task;
@@ -149,7 +154,7 @@ void ModelControl::Run() {
       task = std::move(tasks_.front());
       tasks_.pop_front();
     }
-    task.done(task.load ? engine_.Load(task.name) : engine_.Unload(task.name));
+    task.done(task.work());
   }
 }
 

@@ -62,17 +62,21 @@ class ModelControl {
   void Load(std::string name, Done done);
   void Unload(std::string name, Done done);
 
+  // Runs `work` on the control thread, in turn with loads and unloads, whatever the mode (the
+  // multi-model routes load and unload artifacts this way); `done` gets what it returns.
+  void Enqueue(std::function<Status()> work, Done done);
+
   ModelControlMode mode() const { return mode_; }
 
  private:
   struct Task {
-    bool load;
-    std::string name;
+    std::function<Status()> work;
     Done done;
   };
 
-  void Submit(Task task);
-  void Run();
+  // Refuses `done` unless the mode takes load and unload requests.
+  bool Refused(const Done& done) const;
+  void Loop();
   // Poll mode: loads what is new or changed in the repository and unloads what went away.
   void Poll();
 

@@ -10,6 +10,8 @@ int HttpStatusFor(StatusCode code) {
       return 400;
     case StatusCode::kNotFound:
       return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
     case StatusCode::kPayloadTooLarge:
       return 413;
     case StatusCode::kUnimplemented:

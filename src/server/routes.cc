@@ -186,6 +186,58 @@ Status OptionalJsonObject(const std::string& body, const char* what,
   return Status::Ok();
 }
 
+// "%2F"-style escapes decoded (a malformed one is kept as it is).
+std::string PercentDecoded(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(text[i + 1]) &&
+        std::isxdigit(text[i + 2])) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// The value of query parameter `key` in `target` ("/models?next_page_token=3"), or nullopt.
+std::optional<std::string> QueryParameter(std::string_view target, std::string_view key) {
+  const size_t question = target.find('?');
+  if (question == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    const std::string_view item = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), item.size() + 1));
+    if (item.substr(0, item.find('=')) == key) {
+      return item.find('=') == std::string_view::npos
+                 ? ""
+                 : PercentDecoded(item.substr(item.find('=') + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+// Answers through another exchange, adding the request's X-Amzn-SageMaker-Custom-Attributes to
+// the response: SageMaker returns them to the client only when the container sets them.
+class EchoCustomAttributes final : public HttpExchange {
+ public:
+  EchoCustomAttributes(std::shared_ptr<HttpExchange> inner, std::string attributes)
+      : inner_(std::move(inner)), attributes_(std::move(attributes)) {}
+  const HttpRequest& request() const override { return inner_->request(); }
+  void Post(std::function<void()> fn) override { inner_->Post(std::move(fn)); }
+  void Reply(HttpResponse response) override {
+    response.headers.emplace_back("X-Amzn-SageMaker-Custom-Attributes", attributes_);
+    inner_->Reply(std::move(response));
+  }
+
+ private:
+  const std::shared_ptr<HttpExchange> inner_;
+  const std::string attributes_;
+};
+
+constexpr size_t kModelsPerPage = 100;  // GET /models
+
 }  // namespace
 
 HttpResponse StatusResponse(const Status& status) {
@@ -209,7 +261,15 @@ void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
     handler();
   };
   if (is({"ping"})) return route("GET", [&] { Ping(*exchange); });
+  if (const std::string* attributes = request.FindHeader("X-Amzn-SageMaker-Custom-Attributes");
+      attributes != nullptr && (is({"invocations"}) || (parts.size() == 3 && parts[0] == "models" &&
+                                                        parts[2] == "invoke"))) {
+    exchange = std::make_shared<EchoCustomAttributes>(std::move(exchange), *attributes);
+  }
   if (is({"invocations"})) return route("POST", [&] { Invocations(exchange); });
+  if (options_.multi_model != nullptr && !parts.empty() && parts[0] == "models") {
+    return MultiModelRoute(exchange, parts);
+  }
   if (is({"v2"})) {
     return route("GET", [&] { exchange->Reply(JsonResponse(200, ServerMetadataJson())); });
   }
@@ -291,6 +351,10 @@ void Routes::Ping(HttpExchange& exchange) {
   if (engine_.draining()) {
     return exchange.Reply(StatusResponse(Unavailable("the server is shutting down")));
   }
+  // A multi-model endpoint's /ping is liveness: SageMaker loads the models afterwards.
+  if (options_.multi_model != nullptr) {
+    return exchange.Reply(JsonResponse(200, "{\"status\":\"healthy\"}"));
+  }
   if (engine_.Ready()) return exchange.Reply(JsonResponse(200, "{\"status\":\"healthy\"}"));
   std::string waiting;
   for (const ModelVersionInfo& info : engine_.Index()) {
@@ -366,9 +430,87 @@ void Routes::V2Infer(std::shared_ptr<HttpExchange> exchange, const std::string& 
            ResponseFormat::kV2);
 }
 
-void Routes::Invocations(std::shared_ptr<HttpExchange> exchange) {
+// SageMaker multi-model endpoints: /models, /models/{name}, /models/{name}/invoke.
+void Routes::MultiModelRoute(const std::shared_ptr<HttpExchange>& exchange,
+                             const std::vector<std::string>& parts) {
   const HttpRequest& request = exchange->request();
-  std::string model(request.Header("X-Amzn-SageMaker-Target-Model"));
+  MultiModel& models = *options_.multi_model;
+  auto answer = [exchange](Status status) {
+    exchange->Reply(status.ok() ? JsonResponse(200, "{}") : StatusResponse(status));
+  };
+  auto method = [&](const char* wanted) {
+    if (request.method == wanted) return true;
+    exchange->Reply(MethodNotAllowed(request, wanted));
+    return false;
+  };
+  if (parts.size() == 1 && request.method == "POST") {
+    rapidjson::Document doc;
+    if (Status parsed = ParseJson(*request.body, doc); !parsed.ok()) return answer(parsed);
+    if (!doc.IsObject() || !doc.HasMember("model_name") || !doc["model_name"].IsString() ||
+        !doc.HasMember("url") || !doc["url"].IsString()) {
+      return answer(
+          InvalidArgument(R"(the body must be {"model_name": "...", "url": "..."}, both strings)"));
+    }
+    const std::string name = doc["model_name"].GetString();
+    if (name.empty()) return answer(InvalidArgument("model_name is empty"));
+    return models.Add(name, doc["url"].GetString(), answer);
+  }
+  if (parts.size() == 1) {
+    if (!method("GET")) return;
+    const std::vector<MultiModel::Artifact> all = models.List();
+    size_t first = 0;
+    if (auto token = QueryParameter(request.target, "next_page_token")) {
+      const bool digits = !token->empty() && token->size() < 10 &&
+                          std::all_of(token->begin(), token->end(), ::isdigit);
+      if (!digits || std::stoul(*token) > all.size()) {
+        return answer(InvalidArgument("next_page_token '" + *token + "' is not one this gave"));
+      }
+      first = std::stoul(*token);
+    }
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    w.Key("models");
+    w.StartArray();
+    const size_t end = std::min(all.size(), first + kModelsPerPage);
+    for (size_t i = first; i < end; ++i) {
+      w.StartObject();
+      WriteField(w, "modelName", all[i].name);
+      WriteField(w, "modelUrl", all[i].url);
+      w.EndObject();
+    }
+    w.EndArray();
+    if (end < all.size()) WriteField(w, "nextPageToken", std::to_string(end));
+    w.EndObject();
+    return exchange->Reply(JsonResponse(200, buffer.GetString()));
+  }
+  const std::string name = PercentDecoded(parts[1]);
+  std::optional<MultiModel::Artifact> artifact = models.Find(name);
+  if (parts.size() == 2 && request.method == "DELETE") return models.Remove(name, answer);
+  if (!artifact) return answer(NotFound("model '" + name + "' is not loaded"));
+  if (parts.size() == 2) {
+    if (!method("GET")) return;
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    WriteField(w, "modelName", artifact->name);
+    WriteField(w, "modelUrl", artifact->url);
+    w.EndObject();
+    return exchange->Reply(JsonResponse(200, buffer.GetString()));
+  }
+  if (parts.size() == 3 && parts[2] == "invoke") {
+    if (!method("POST")) return;
+    auto target = models.InvokeTarget(*artifact,
+                                      std::string(request.Header("X-Amzn-SageMaker-Target-Model")));
+    if (!target.ok()) return answer(target.status());
+    return Invocations(exchange, *target);
+  }
+  exchange->Reply(NoRoute(request));
+}
+
+void Routes::Invocations(std::shared_ptr<HttpExchange> exchange, std::string model) {
+  const HttpRequest& request = exchange->request();
+  if (model.empty()) model = request.Header("X-Amzn-SageMaker-Target-Model");
   if (model.empty()) model = options_.default_model;
   if (model.empty()) {
     const std::vector<std::string> names = engine_.ModelNames();

@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "engine/model_control.h"
+#include "engine/multi_model.h"
 #include "server/http_server.h"
 #include "server/metrics_page.h"
 #include "server/v2_codec.h"
@@ -24,6 +25,8 @@ struct RouteOptions {
   // Where load and unload requests go (POST /v2/repository/models/{m}/load|unload); must
   // outlive the routes; never null.
   ModelControl* control = nullptr;
+  // SageMaker multi-model endpoints: set, /models routes serve and /ping reports liveness.
+  MultiModel* multi_model = nullptr;
 };
 
 class Routes {
@@ -40,7 +43,10 @@ class Routes {
 
   void Ping(HttpExchange& exchange);
   HttpResponse Ready(bool ready) const;
-  void Invocations(std::shared_ptr<HttpExchange> exchange);
+  // /invocations, for `model` (the request's target or the default when empty).
+  void Invocations(std::shared_ptr<HttpExchange> exchange, std::string model = "");
+  void MultiModelRoute(const std::shared_ptr<HttpExchange>& exchange,
+                       const std::vector<std::string>& parts);
   void ModelRoute(std::shared_ptr<HttpExchange> exchange, const std::vector<std::string>& parts);
   void ModelControlRoute(const std::shared_ptr<HttpExchange>& exchange, const std::string& model,
                          bool load);

@@ -202,6 +202,30 @@ TEST_F(EngineRegistryTest, NewVersionsAppearAndRemovedOnesGo) {
   EXPECT_EQ(*engine_->Versions("m"), (std::vector<std::string>{"3"}));
 }
 
+TEST_F(EngineRegistryTest, ARepositoryArtifactIsNamespacedAndLoadsAllOrNothing) {
+  Write("art/m/model.yaml", SimModel(5));
+  Write("art/p/pipeline.yaml", kPipeline);
+  auto served = engine_->LoadArtifact("x", root_ / "art");
+  ASSERT_TRUE(served.ok()) << served.status().message();
+  EXPECT_EQ(*served, (std::vector<std::string>{"x.m", "x.p"}));
+  EXPECT_EQ(*Call("x.p", 1, "a"), 6);  // its pipeline runs its own m, not the repository's
+  EXPECT_EQ(*Call("p", 1, "a"), 2);
+  EXPECT_EQ(engine_->LoadArtifact("x", root_ / "art").status().code(), StatusCode::kAlreadyExists);
+
+  // A model that cannot load takes the whole artifact with it.
+  std::string yaml = SimModel(6);
+  yaml.replace(yaml.find("devices: sim"), 12, "devices: [sim:7]");
+  Write("broken/a/model.yaml", SimModel(6));
+  Write("broken/b/model.yaml", yaml);
+  EXPECT_FALSE(engine_->LoadArtifact("y", root_ / "broken").ok());
+  for (const std::string& name : engine_->ModelNames()) EXPECT_NE(name.rfind("y.", 0), 0u) << name;
+
+  auto one = engine_->LoadArtifact("single", root_ / "art" / "m");
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_EQ(*one, std::vector<std::string>{"single"});
+  EXPECT_EQ(*Call("single", 1), 6);
+}
+
 TEST_F(EngineRegistryTest, LoadingWhatTheRepositoryLacksIsNotFound) {
   Status missing = engine_->Load("nothing");
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+import glue as glue_models
 import steps
 from common import copy_example
 
@@ -145,49 +146,6 @@ def prepare_models(work: pathlib.Path) -> pathlib.Path:
 
 # --- the contenders -------------------------------------------------------------------------
 
-# remove_background with its pre- and post-processing in two TorchScript glue models
-# (contenders/glue.py) instead of the built-in ops: what a user wrote before those ops existed.
-GLUE_PIPELINE = """\
-placement: affinity
-inputs: [{name: image_bytes, datatype: BYTES, shape: [1]}]
-outputs: [{name: alpha_png, datatype: BYTES, shape: [1]}]
-steps:
-  - {name: decode, op: image.decode, inputs: {bytes: image_bytes}, outputs: {image: rgb}}
-  - {name: prep, model: segmenter_input, inputs: {rgb: rgb}, outputs: {x: x}}
-  - {name: segment, model: segmenter, inputs: {image: x}, outputs: {d0: logits}}
-  - {name: join, model: matting_input, inputs: {rgb: rgb, logits: logits},
-     outputs: {x: matting_input}}
-  - {name: matte, model: matting, inputs: {x: matting_input}, outputs: {alpha: alpha}}
-  - {name: encode, op: image.encode_png, inputs: {image: alpha}, outputs: {png: alpha_png}}
-"""
-GLUE_MODEL = """\
-backend: torchscript
-max_batch_size: 0
-inputs: {inputs}
-outputs: [{{name: x, datatype: FP32, shape: {output}}}]
-instances: [{{devices: auto, count: 1}}]
-warmup: {{shapes: {{{warmup}}}}}
-"""
-
-
-def add_glue(repository: pathlib.Path) -> None:
-    """Replaces the example pipeline's built-in pre- and post-processing with the glue models."""
-    import glue
-
-    size = steps.SIZE
-    rgb = "{name: rgb, datatype: UINT8, shape: [-1, -1, 3]}"
-    for name, inputs, output, warmup in (
-            ("segmenter_input", f"[{rgb}]", f"[1, 3, {size}, {size}]", "rgb: [480, 640, 3]"),
-            ("matting_input",
-             f"[{rgb}, {{name: logits, datatype: FP32, shape: [1, 3, {size}, {size}]}}]",
-             "[1, 4, -1, -1]", f"rgb: [480, 640, 3], logits: [1, 3, {size}, {size}]")):
-        (repository / name).mkdir()
-        (repository / name / "model.yaml").write_text(
-            GLUE_MODEL.format(inputs=inputs, output=output, warmup=warmup))
-    glue.save(repository, size)
-    (repository / "remove_background" / "pipeline.yaml").write_text(GLUE_PIPELINE)
-
-
 def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False,
                  glue: bool = False) -> Server:
     """The example repository with the segmenter at steps.SIZE and, like the other batching
@@ -211,7 +169,7 @@ def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False,
                              .replace("dynamic_batching: {max_queue_delay_us: 2000, "
                                       "preferred_batch_sizes: [4]}\n", ""))
     if glue:
-        add_glue(repository)
+        glue_models.install(repository, steps.SIZE)
     (repository / "identity" / "1").mkdir(parents=True)
     shutil.copy(models / "identity.pt", repository / "identity" / "1" / "model.pt")
     (repository / "identity" / "model.yaml").write_text(

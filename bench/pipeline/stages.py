@@ -1,6 +1,8 @@
 """Where one request's time goes, at one client: the example's handler (PIL, torchvision, in
 this process) stage by stage, against Tandem's remove_background pipeline step by step (from its
-/metrics), on the same images, in alternating rounds so that both see the same machine.
+/metrics), on the same images, in alternating rounds so that both see the same machine; and, in
+the same rounds, the whole request through the same pipeline with its pre- and post-processing
+in TorchScript glue models (contenders/glue.py) instead of the built-in ops.
 
 What the server itself adds is the time outside the two forward passes: decode, resizes, argmax,
 trimap, matting input, PNG, and for Tandem the HTTP exchange and the hand-offs between steps
@@ -35,6 +37,8 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "examples" / "remove_background"))
+sys.path.insert(0, str(HERE / "contenders"))
+import glue  # noqa: E402
 import handler  # noqa: E402
 from common import EXAMPLE_REPOSITORY, copy_example, write_doc_section  # noqa: E402
 from support.server import start_server  # noqa: E402
@@ -103,17 +107,19 @@ def step_sums(metrics: str) -> dict[str, tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
+HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/png",
+           "X-Amzn-SageMaker-Target-Model": "remove_background"}
+
+
 def tandem_round(server, encoded: bytes, requests: int) -> list[dict[str, float]]:
     """`requests` requests one after another; for each, its step times (ms, from /metrics read
     around it) and its client latency as "total"."""
-    headers = {"Content-Type": "image/jpeg", "Accept": "image/png",
-               "X-Amzn-SageMaker-Target-Model": "remove_background"}
     runs = []
     after = step_sums(server.get("/metrics").body.decode())
     for _ in range(requests):
         before = after
         start = time.perf_counter()
-        r = server.post("/invocations", encoded, headers=headers)
+        r = server.post("/invocations", encoded, headers=HEADERS)
         latency = (time.perf_counter() - start) * 1e3
         assert r.status == 200, r.body
         after = step_sums(server.get("/metrics").body.decode())
@@ -125,22 +131,36 @@ def tandem_round(server, encoded: bytes, requests: int) -> list[dict[str, float]
     return runs
 
 
-def measure(size: tuple[int, int], rounds: int, requests: int, server, models) -> dict:
+def glue_round(server, encoded: bytes, requests: int) -> list[float]:
+    """`requests` requests one after another to the glue pipeline: their client latencies."""
+    latencies = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        r = server.post("/invocations", encoded, headers=HEADERS)
+        latencies.append((time.perf_counter() - start) * 1e3)
+        assert r.status == 200, r.body
+    return latencies
+
+
+def measure(size: tuple[int, int], rounds: int, requests: int, server, glue_server,
+            models) -> dict:
     encoded = photo(*size)
     segmenter, matting = models
     # Both outputs equal, bit for bit: the same computation, so the times compare like for like.
-    r = server.post("/invocations", encoded, headers={
-        "Content-Type": "image/jpeg", "Accept": "image/png",
-        "X-Amzn-SageMaker-Target-Model": "remove_background"})
+    r = server.post("/invocations", encoded, headers=HEADERS)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.body))), np.asarray(
         Image.open(io.BytesIO(handler.remove_background(segmenter, matting, encoded)))))
+    glued = glue_server.post("/invocations", encoded, headers=HEADERS)
+    assert glued.status == 200 and glued.body == r.body, "the glue's PNG is not Tandem's"
     for _ in range(2):
         handler_stages(segmenter, matting, encoded)
     tandem_round(server, encoded, 3)
-    handler_runs, tandem_runs = [], []
+    glue_round(glue_server, encoded, 3)
+    handler_runs, tandem_runs, glue_runs = [], [], []
     for _ in range(rounds):
         handler_runs += [handler_stages(segmenter, matting, encoded) for _ in range(requests)]
         tandem_runs += tandem_round(server, encoded, requests)
+        glue_runs += glue_round(glue_server, encoded, requests)
     # Outside the forward passes, request by request: the forward passes vary more from one
     # request to the next than everything else takes, so a difference of medians would not do.
     outside = [k for k in STAGES if k not in FORWARD]
@@ -151,6 +171,7 @@ def measure(size: tuple[int, int], rounds: int, requests: int, server, models) -
                       for k, names in STAGES.items()},
         "handler_total_ms": statistics.median(sum(run.values()) for run in handler_runs),
         "tandem_total_ms": statistics.median(run["total"] for run in tandem_runs),
+        "glue_total_ms": statistics.median(glue_runs),
         "handler_outside_ms": statistics.median(sum(run[k] for k in outside)
                                                 for run in handler_runs),
         "tandem_outside_ms": statistics.median(
@@ -184,7 +205,10 @@ def report(results: dict) -> str:
             f"Outside the forward passes Tandem takes **"
             f"{row['tandem_outside_ms'] / row['handler_outside_ms']:.2f}** of the handler's time "
             "(target ≤ 0.5); the whole request, "
-            f"{row['handler_total_ms'] / row['tandem_total_ms']:.2f}× the handler's speed.", ""]
+            f"{row['handler_total_ms'] / row['tandem_total_ms']:.2f}× the handler's speed. "
+            "The same pipeline with TorchScript glue for its pre- and post-processing, in the "
+            f"same rounds: {row['glue_total_ms']:.1f} ms a request; the built-in ops' is "
+            f"**{row['glue_total_ms'] / row['tandem_total_ms']:.2f}×** faster.", ""]
     return "\n".join(lines)
 
 
@@ -198,12 +222,16 @@ def main() -> None:
     models = (torch.jit.load(str(EXAMPLE_REPOSITORY / "segmenter" / "1" / "model.pt")),
               torch.jit.load(str(EXAMPLE_REPOSITORY / "matting" / "1" / "model.pt")))
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(copy_example(pathlib.Path(tmp)))
+        server = start_server(copy_example(pathlib.Path(tmp) / "builtin"))
+        glued = copy_example(pathlib.Path(tmp) / "glue")
+        glue.install(glued, 320)
+        glue_server = start_server(glued)
         try:
-            rows = [measure(size, args.rounds, args.requests, server, models)
+            rows = [measure(size, args.rounds, args.requests, server, glue_server, models)
                     for size in ((301, 207), (1024, 683))]
         finally:
             server.stop()
+            glue_server.stop()
     results = {"machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})",
                "date": str(datetime.date.today()), "rows": rows}
     out = ROOT / "bench" / "results"

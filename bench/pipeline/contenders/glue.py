@@ -15,6 +15,7 @@ checks each contender's PNG against Tandem's before measuring it.
 from __future__ import annotations
 
 import math
+import pathlib
 from typing import List, Tuple
 
 import torch
@@ -116,7 +117,48 @@ class MattingInput(nn.Module):
         return torch.cat(planes).unsqueeze(0)
 
 
-def save(repository, size: int) -> None:
+# remove_background with its pre- and post-processing in the two glue models instead of the
+# built-in ops: what a user wrote before those ops existed.
+GLUE_PIPELINE = """\
+placement: affinity
+inputs: [{name: image_bytes, datatype: BYTES, shape: [1]}]
+outputs: [{name: alpha_png, datatype: BYTES, shape: [1]}]
+steps:
+  - {name: decode, op: image.decode, inputs: {bytes: image_bytes}, outputs: {image: rgb}}
+  - {name: prep, model: segmenter_input, inputs: {rgb: rgb}, outputs: {x: x}}
+  - {name: segment, model: segmenter, inputs: {image: x}, outputs: {d0: logits}}
+  - {name: join, model: matting_input, inputs: {rgb: rgb, logits: logits},
+     outputs: {x: matting_input}}
+  - {name: matte, model: matting, inputs: {x: matting_input}, outputs: {alpha: alpha}}
+  - {name: encode, op: image.encode_png, inputs: {image: alpha}, outputs: {png: alpha_png}}
+"""
+GLUE_MODEL = """\
+backend: torchscript
+max_batch_size: 0
+inputs: {inputs}
+outputs: [{{name: x, datatype: FP32, shape: {output}}}]
+instances: [{{devices: auto, count: 1}}]
+warmup: {{shapes: {{{warmup}}}}}
+"""
+
+
+def install(repository: pathlib.Path, size: int) -> None:
+    """Replaces the pre- and post-processing of the example pipeline in `repository` (a copy)
+    with the glue models, the segmenter at `size`×`size`."""
+    rgb = "{name: rgb, datatype: UINT8, shape: [-1, -1, 3]}"
+    for name, inputs, output, warmup in (
+            ("segmenter_input", f"[{rgb}]", f"[1, 3, {size}, {size}]", "rgb: [480, 640, 3]"),
+            ("matting_input",
+             f"[{rgb}, {{name: logits, datatype: FP32, shape: [1, 3, {size}, {size}]}}]",
+             "[1, 4, -1, -1]", f"rgb: [480, 640, 3], logits: [1, 3, {size}, {size}]")):
+        (repository / name).mkdir()
+        (repository / name / "model.yaml").write_text(
+            GLUE_MODEL.format(inputs=inputs, output=output, warmup=warmup))
+    _save(repository, size)
+    (repository / "remove_background" / "pipeline.yaml").write_text(GLUE_PIPELINE)
+
+
+def _save(repository: pathlib.Path, size: int) -> None:
     """segmenter_input/1/model.pt and matting_input/1/model.pt (TorchScript) in `repository`."""
     for name, module in (("segmenter_input", SegmenterInput(size)),
                          ("matting_input", MattingInput())):

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <optional>
 
@@ -190,8 +191,8 @@ Status OptionalJsonObject(const std::string& body, const char* what,
 std::string PercentDecoded(std::string_view text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(text[i + 1]) &&
-        std::isxdigit(text[i + 2])) {
+    auto hex = [&](size_t at) { return std::isxdigit(static_cast<unsigned char>(text[at])); };
+    if (text[i] == '%' && i + 2 < text.size() && hex(i + 1) && hex(i + 2)) {
       out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
       i += 2;
     } else {
@@ -460,8 +461,9 @@ void Routes::MultiModelRoute(const std::shared_ptr<HttpExchange>& exchange,
     const std::vector<MultiModel::Artifact> all = models.List();
     size_t first = 0;
     if (auto token = QueryParameter(request.target, "next_page_token")) {
-      const bool digits = !token->empty() && token->size() < 10 &&
-                          std::all_of(token->begin(), token->end(), ::isdigit);
+      const bool digits =
+          !token->empty() && token->size() < 10 &&
+          std::all_of(token->begin(), token->end(), [](char c) { return c >= '0' && c <= '9'; });
       if (!digits || std::stoul(*token) > all.size()) {
         return answer(InvalidArgument("next_page_token '" + *token + "' is not one this gave"));
       }

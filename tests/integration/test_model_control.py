@@ -11,32 +11,14 @@ import pytest
 import tritonclient.http as httpclient
 
 from support.server import start_server
+from support.sim_repository import PIPELINE, sim_model, write
 
-SIM = """\
-backend: sim
-max_batch_size: 8
-inputs: [{{name: x, datatype: FP32, shape: [2]}}]
-outputs: [{{name: y, datatype: FP32, shape: [2]}}]
-instances: [{{devices: sim, count: 1}}]
-dynamic_batching: {{max_queue_delay_us: 500}}
-parameters: {{latency_us: 2000, scale: 1, offset: {offset}}}
-"""
-PIPELINE = """\
-inputs: [{name: a, datatype: FP32, shape: [1, 2]}]
-outputs: [{name: b, datatype: FP32, shape: [1, 2]}]
-steps: [{name: s, model: m, inputs: {x: a}, outputs: {y: b}}]
-"""
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 @pytest.fixture
 def repo(tmp_path):
-    write(tmp_path / "m" / "model.yaml", SIM.format(offset=1))
-    write(tmp_path / "other" / "model.yaml", SIM.format(offset=5))
+    write(tmp_path / "m" / "model.yaml", sim_model(1))
+    write(tmp_path / "other" / "model.yaml", sim_model(5))
     write(tmp_path / "p" / "pipeline.yaml", PIPELINE)
     return tmp_path
 
@@ -127,7 +109,7 @@ def test_a_reload_under_load_fails_no_request_and_switches_answers(repo):
         for t in threads:
             t.start()
         time.sleep(0.3)
-        write(repo / "m" / "model.yaml", SIM.format(offset=2))
+        write(repo / "m" / "model.yaml", sim_model(2))
         for _ in range(5):
             r = control(s, "m", "load")
             assert r.status == 200, r.body
@@ -153,7 +135,7 @@ def test_a_failed_reload_keeps_the_old_version_serving_and_says_why(repo):
         r = control(s, "m", "load")
         assert r.status == 400 and "max_batch_size" in r.json()["error"], r.body
         write(repo / "m" / "model.yaml",
-              SIM.format(offset=3).replace("devices: sim,", "devices: [sim:9],"))
+              sim_model(3).replace("devices: sim,", "devices: [sim:9],"))
         r = control(s, "m", "load")
         assert r.status == 503 and "sim:9" in r.json()["error"], r.body
         assert "still serve" in r.json()["error"]
@@ -198,10 +180,10 @@ def test_poll_mode_follows_the_repository(repo):
         r = control(s, "m", "load")
         assert r.status == 400 and "rescanned" in r.json()["error"], r.body
         # A changed file reloads the model (and the pipeline over it).
-        write(repo / "m" / "model.yaml", SIM.format(offset=4))
+        write(repo / "m" / "model.yaml", sim_model(4))
         assert wait_for(lambda: call(s, "m") == 14 and call(s, "p") == 14)
         # A new model loads; a new version folder serves.
-        write(repo / "late" / "model.yaml", SIM.format(offset=7))
+        write(repo / "late" / "model.yaml", sim_model(7))
         assert wait_for(lambda: call(s, "late") == 17)
         (repo / "late" / "3").mkdir()
         assert wait_for(lambda: index(s).get(("late", "3"), {}).get("state") == "READY")

@@ -9,41 +9,24 @@ import os
 import pytest
 
 from support.server import start_server
+from support.sim_repository import PIPELINE, sim_model, write
 
-SIM = """\
-backend: sim
-max_batch_size: 8
-inputs: [{{name: x, datatype: FP32, shape: [2]}}]
-outputs: [{{name: y, datatype: FP32, shape: [2]}}]
-instances: [{{devices: sim, count: 1}}]
-parameters: {{latency_us: 500, scale: 1, offset: {offset}}}
-"""
-PIPELINE = """\
-inputs: [{name: a, datatype: FP32, shape: [1, 2]}]
-outputs: [{name: b, datatype: FP32, shape: [1, 2]}]
-steps: [{name: s, model: m, inputs: {x: a}, outputs: {y: b}}]
-"""
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 @pytest.fixture
 def mme(tmp_path):
     """A multi-model root with three artifacts as SageMaker unpacks them, and a server on it."""
     root = tmp_path / "models"
-    write(root / "one" / "model" / "model.yaml", SIM.format(offset=1))
+    write(root / "one" / "model" / "model.yaml", sim_model(1))
     # A repository: a model and a pipeline over it (invoke runs the pipeline).
-    write(root / "two" / "model" / "m" / "model.yaml", SIM.format(offset=2))
+    write(root / "two" / "model" / "m" / "model.yaml", sim_model(2))
     write(root / "two" / "model" / "p" / "pipeline.yaml", PIPELINE)
     # The same names inside as "two": namespaced, so no collision.
-    write(root / "three" / "model" / "m" / "model.yaml", SIM.format(offset=3))
+    write(root / "three" / "model" / "m" / "model.yaml", sim_model(3))
     write(root / "three" / "model" / "p" / "pipeline.yaml", PIPELINE)
     write(root / "bad" / "model" / "model.yaml", "backend: sim\nmax_batch_size: many\n")
     (tmp_path / "outside").mkdir()
-    write(tmp_path / "outside" / "model.yaml", SIM.format(offset=9))
+    write(tmp_path / "outside" / "model.yaml", sim_model(9))
     os.symlink(tmp_path / "outside", root / "link")
     s = start_server(None, "--sim-gpus", "1", "--multi-model-root", str(root),
                      env={"SAGEMAKER_MULTI_MODEL": "true"})
@@ -123,6 +106,6 @@ def test_urls_outside_the_root_and_bad_artifacts_are_refused(mme):
     assert r.status == 400 and "model_name" in r.json()["error"]
     assert s.get("/models").json() == {"models": []}
     # A failed artifact leaves nothing behind: the name loads once the artifact is good.
-    write(root / "bad" / "model" / "model.yaml", SIM.format(offset=4))
+    write(root / "bad" / "model" / "model.yaml", sim_model(4))
     assert add(s, "bad", root / "bad" / "model").status == 200
     assert answer(invoke(s, "bad")) == 14

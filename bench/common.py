@@ -3,6 +3,7 @@ of docs/performance.md."""
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 import shutil
@@ -91,3 +92,14 @@ def write_doc_section(name: str, title: str, body: str) -> None:
     else:
         text += f"\n## {title}\n\n{section}\n"
     doc.write_text(text)
+
+
+def publish(name: str, title: str, results: dict, report) -> None:
+    """Writes `results` to bench/results/<name>.json and `report(results)` as the `name` section
+    of docs/performance.md (titled `title`), and prints the report."""
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1))
+    text = report(results)
+    write_doc_section(name, title, text)
+    print(text)

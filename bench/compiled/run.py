@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
-import json
 import os
 import pathlib
 import platform
@@ -38,7 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "examples" / "remove_background"))
 import export as example  # noqa: E402  (examples/remove_background/export.py)
-from common import copy_example, write_doc_section  # noqa: E402
+from common import copy_example, publish  # noqa: E402
 from export_pt2 import cached_export, export_pt2  # noqa: E402
 from http_load import closed_loop  # noqa: E402
 from support.server import start_server  # noqa: E402
@@ -184,12 +183,7 @@ def main() -> None:
             "in_process": in_process(repository(tmp / "in-process", "aoti")),
             "serve": serve(tmp, [int(c) for c in args.concurrency.split(",")], args.seconds),
         }
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "compiled.json").write_text(json.dumps(results, indent=1))
-    text = report(results)
-    write_doc_section("compiled", DOC_TITLE, text)
-    print(text)
+    publish("compiled", DOC_TITLE, results, report)
 
 
 if __name__ == "__main__":

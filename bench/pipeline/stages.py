@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
-import json
 import os
 import pathlib
 import platform
@@ -40,7 +39,7 @@ sys.path.insert(0, str(ROOT / "examples" / "remove_background"))
 sys.path.insert(0, str(HERE / "contenders"))
 import glue  # noqa: E402
 import handler  # noqa: E402
-from common import EXAMPLE_REPOSITORY, copy_example, write_doc_section  # noqa: E402
+from common import EXAMPLE_REPOSITORY, copy_example, publish  # noqa: E402
 from support.server import start_server  # noqa: E402
 
 DOC_TITLE = "Where a request's time goes at one client: Tandem's steps against the handler's"
@@ -234,12 +233,7 @@ def main() -> None:
             glue_server.stop()
     results = {"machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})",
                "date": str(datetime.date.today()), "rows": rows}
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "stages.json").write_text(json.dumps(results, indent=1))
-    text = report(results)
-    write_doc_section("stages", DOC_TITLE, text)
-    print(text)
+    publish("stages", DOC_TITLE, results, report)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
-from common import EXAMPLE_REPOSITORY, write_doc_section  # noqa: E402
+from common import EXAMPLE_REPOSITORY, publish  # noqa: E402
 from http_load import closed_loop  # noqa: E402
 from support.server import start_server  # noqa: E402
 
@@ -133,12 +133,7 @@ def main() -> None:
     results = {"machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})",
                "date": str(datetime.date.today()), "seconds": args.seconds, "rounds": rounds,
                "segmenter_load_s": load_s, "rss_mib": rss}
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "reload.json").write_text(json.dumps(results, indent=1))
-    text = report(results)
-    write_doc_section("reload", DOC_TITLE, text)
-    print(text)
+    publish("reload", DOC_TITLE, results, report)
 
 
 def report(results: dict) -> str:

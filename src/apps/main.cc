@@ -53,6 +53,7 @@ struct ServeFlags {
   int repository_poll_secs = 15;
   bool multi_model = false;  // also SAGEMAKER_MULTI_MODEL=true, as SageMaker sets it
   std::string multi_model_root = "/opt/ml/models";
+  std::vector<std::string> memory_limits;  // DEVICE=BYTES or DEVICE=FRACTION
 };
 
 std::string Env(const char* name) {
@@ -165,6 +166,14 @@ int Serve(ServeFlags flags) {
     mode = ModelControlMode::kExplicit;
   }
   if (*mode == ModelControlMode::kExplicit) engine_options.models = flags.load_models;
+  for (const std::string& item : flags.memory_limits) {
+    auto limit = ParseMemoryLimit(item);
+    if (!limit.ok()) {
+      spdlog::error("{}", limit.status().message());
+      return 2;
+    }
+    engine_options.memory_limits.push_back(*limit);
+  }
   auto engine = Engine::Create(engine_options);
   if (!engine.ok()) {
     spdlog::error("cannot serve {}: {}", flags.repository, engine.status().message());
@@ -362,6 +371,12 @@ int main(int argc, char** argv) {
       ->add_option("--multi-model-root", flags.multi_model_root,
                    "multi-model endpoints: the folder artifacts must lie under")
       ->capture_default_str();
+  serve
+      ->add_option("--model-load-memory-limit", flags.memory_limits,
+                   "the most bytes of model weights a device may hold, e.g. "
+                   "cpu=8000000000,cuda:0=0.9 (a number with a point: a fraction of the "
+                   "device's memory); a load past it is refused (default: no limit)")
+      ->delimiter(',');
   serve
       ->add_option("--sim-gpus", flags.sim_gpus,
                    "add N simulated GPUs sim:0..N-1 for `backend: sim` models")

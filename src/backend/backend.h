@@ -3,6 +3,7 @@
 // Which backends exist, and what each is, is backend/backend_registry.h.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -29,6 +30,10 @@ class Instance {
   virtual StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) = 0;
 
   virtual Device device() const = 0;
+
+  // The bytes of weights (parameters, buffers, constants) this instance holds on device(): what
+  // --model-load-memory-limit counts. Fixed once the instance is created.
+  virtual uint64_t weight_bytes() const { return 0; }
 };
 
 class Backend {

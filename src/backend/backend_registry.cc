@@ -19,6 +19,15 @@ const BackendDescription* FindBackend(std::string_view name) {
   return nullptr;
 }
 
+uint64_t ExpectedInstanceBytes(const BackendDescription& backend, const ModelConfig& config,
+                               const std::filesystem::path& version_dir) {
+  if (backend.expected_bytes) return backend.expected_bytes(config, version_dir);
+  if (backend.rules.artifact.empty()) return 0;
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(version_dir / backend.rules.artifact, ec);
+  return ec ? 0 : static_cast<uint64_t>(size);
+}
+
 const std::vector<BackendRules>& AllBackendRules() {
   static const std::vector<BackendRules> kRules = [] {
     std::vector<BackendRules> rules;

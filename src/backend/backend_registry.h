@@ -28,6 +28,11 @@ struct BackendDescription {
   Device::Kind accelerator = Device::Kind::kCuda;
   // Makes the backend; `devices` outlives it.
   std::function<std::unique_ptr<Backend>(const DeviceSet& devices)> make;
+  // The bytes one instance of the version in `version_dir` will hold on its device, known
+  // before it loads, so that a load over --model-load-memory-limit is refused before it starts.
+  // Unset: the size of the version's artifact file (weights dominate it).
+  std::function<uint64_t(const ModelConfig& config, const std::filesystem::path& version_dir)>
+      expected_bytes;
 };
 
 // Every backend, in the order docs and messages list them.
@@ -35,6 +40,11 @@ const std::vector<BackendDescription>& Backends();
 
 // The backend named `name`, or nullptr.
 const BackendDescription* FindBackend(std::string_view name);
+
+// What one instance of `config`'s version in `version_dir` is expected to hold on its device
+// (BackendDescription::expected_bytes); 0 if its file cannot be read (the load then fails).
+uint64_t ExpectedInstanceBytes(const BackendDescription& backend, const ModelConfig& config,
+                               const std::filesystem::path& version_dir);
 
 // Every backend's config rules, for ParseModelConfig.
 const std::vector<BackendRules>& AllBackendRules();

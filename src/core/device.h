@@ -2,6 +2,9 @@
 // discovery of which devices exist is device/'s job.
 #pragma once
 
+#include <compare>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -24,6 +27,7 @@ class Device {
   int index() const { return index_; }
   bool is_cpu() const { return kind_ == Kind::kCpu; }
   bool operator==(const Device&) const = default;
+  auto operator<=>(const Device&) const = default;  // cpu, then cuda:N, then sim:N
 
   // "cpu", "cuda:0", "sim:3".
   std::string ToString() const;
@@ -34,5 +38,8 @@ class Device {
   Kind kind_;
   int index_;
 };
+
+// A number of bytes on each of some devices (weights loaded, memory limits).
+using DeviceBytes = std::map<Device, uint64_t>;
 
 }  // namespace tandem

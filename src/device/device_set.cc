@@ -1,9 +1,12 @@
 #include "device/device_set.h"
 
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <torch/cuda.h>
 
 #include <algorithm>
+
+#include "device/host_memory.h"
 
 namespace tandem {
 
@@ -49,6 +52,18 @@ std::optional<DeviceSet::Memory> DeviceSet::MemoryOf(Device device) {
   const auto all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
   return Memory{static_cast<uint64_t>(stats.allocated_bytes[all].current),
                 static_cast<uint64_t>(stats.reserved_bytes[all].current)};
+}
+
+std::optional<uint64_t> DeviceSet::TotalMemoryOf(Device device) {
+  switch (device.kind()) {
+    case Device::Kind::kCpu:
+      return HostMemoryBytes();
+    case Device::Kind::kCuda:
+      return static_cast<uint64_t>(at::cuda::getDeviceProperties(device.index())->totalGlobalMem);
+    case Device::Kind::kSim:
+      return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 std::vector<Device> DeviceSet::OfKind(Device::Kind kind) const {

@@ -55,6 +55,9 @@ class DeviceSet {
     uint64_t reserved_bytes = 0;   // held by the caching allocator, allocated or not
   };
   static std::optional<Memory> MemoryOf(Device device);
+  // The memory `device` has: a GPU's, or the host's for the CPU (HostMemoryBytes); nullopt for
+  // a simulated GPU.
+  static std::optional<uint64_t> TotalMemoryOf(Device device);
 
  private:
   std::vector<Device> devices_;

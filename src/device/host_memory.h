@@ -15,6 +15,7 @@
 // Call it first thing in main, before any thread starts.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace tandem {
@@ -23,5 +24,9 @@ namespace tandem {
 // (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or GLIBC_TUNABLES), which
 // then wins. Returns a line saying which happened, for the log.
 std::string KeepHostMemoryForReuse();
+
+// The host memory this process may use: the machine's physical memory, or its control group's
+// limit where that is lower (a container's memory limit).
+uint64_t HostMemoryBytes();
 
 }  // namespace tandem

@@ -34,6 +34,9 @@ struct Engine::VersionEntry {
   std::shared_ptr<PipelineServable> pipeline;  // a READY pipeline
   // Until it is READY: the requests refused because it is not (its servable counts its own).
   std::shared_ptr<ModelStats> refused = std::make_shared<ModelStats>();
+  // RESOURCE_EXHAUSTED when it is UNAVAILABLE for lack of memory, else UNAVAILABLE.
+  StatusCode failed_with = StatusCode::kUnavailable;
+  std::chrono::duration<double> load_time{0};  // of its last load or assembly
 
   Servable* servable() const {
     return group ? static_cast<Servable*>(group.get()) : pipeline.get();
@@ -74,8 +77,11 @@ bool Uses(const PipelineConfig& pipeline, const std::string& model) {
 
 }  // namespace
 
-Engine::Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan)
-    : options_(std::move(options)), devices_(std::move(devices)) {
+Engine::Engine(EngineOptions options, DeviceSet devices, DeviceBytes memory_limits,
+               RepositoryScan scan)
+    : options_(std::move(options)),
+      devices_(std::move(devices)),
+      memory_limits_(std::move(memory_limits)) {
   auto catalog = std::make_shared<Catalog>();
   catalog->rejected = std::move(scan.rejected);
   for (PipelineSource& source : scan.pipelines) {
@@ -142,8 +148,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   }
   ASSIGN_OR_RETURN(DeviceSet devices,
                    DeviceSet::Create(DeviceSet::CountCudaDevices(), options.devices));
+  ASSIGN_OR_RETURN(DeviceBytes limits, ResolveMemoryLimits(options.memory_limits, devices));
   return std::unique_ptr<Engine>(
-      new Engine(std::move(options), std::move(devices), std::move(scan)));
+      new Engine(std::move(options), std::move(devices), std::move(limits), std::move(scan)));
 }
 
 std::shared_ptr<const Engine::Catalog> Engine::Snapshot() const {
@@ -174,19 +181,39 @@ void Engine::Publish(std::shared_ptr<const Catalog> next) {
   }
 }
 
-Engine::Entry Engine::LoadModel(const std::string& name, const Entry& spec) const {
+MemoryBudget Engine::BudgetOver(const Catalog& catalog) const {
+  DeviceBytes in_use;
+  for (const auto& [name, entry] : catalog.entries) {
+    for (const auto& [number, version] : entry.versions) {
+      if (!version.group) continue;
+      for (const auto& [device, bytes] : version.group->weight_bytes()) in_use[device] += bytes;
+    }
+  }
+  return MemoryBudget(memory_limits_, std::move(in_use));
+}
+
+Engine::Entry Engine::LoadModel(const std::string& name, const Entry& spec,
+                                MemoryBudget& budget) const {
   Entry loaded = spec;
   for (auto& [number, version] : loaded.versions) {
-    auto group = LoadModelVersion(spec.config, number, spec.dir / std::to_string(number), devices_);
+    const auto started = SteadyClock::now();
+    auto group =
+        LoadModelVersion(spec.config, number, spec.dir / std::to_string(number), devices_, budget);
     if (group.ok()) {
       version = {ModelState::kReady, "", std::move(*group), nullptr, nullptr};
-      spdlog::info("model '{}' version {} is ready: {} instance(s) on {}", name, number,
-                   version.group->workers().size(), Where(*version.group));
+      uint64_t bytes = 0;
+      for (const auto& [device, held] : version.group->weight_bytes()) bytes += held;
+      spdlog::info("model '{}' version {} is ready: {} instance(s) on {}, {} bytes of weights",
+                   name, number, version.group->workers().size(), Where(*version.group), bytes);
     } else {
       version = {ModelState::kUnavailable, group.status().message(), nullptr, nullptr,
                  std::make_shared<ModelStats>()};
+      if (group.status().code() == StatusCode::kResourceExhausted) {
+        version.failed_with = StatusCode::kResourceExhausted;
+      }
       spdlog::error("'{}' version {} is unavailable: {}", name, number, version.reason);
     }
+    version.load_time = SteadyClock::now() - started;
   }
   return loaded;
 }
@@ -207,6 +234,7 @@ Engine::Entry Engine::AssemblePipelineEntry(const std::string& name, const Entry
     return version.group;
   };
   Entry assembled = spec;
+  const auto started = SteadyClock::now();
   auto pipeline = AssemblePipeline(spec.pipeline, model_of, devices_);
   if (pipeline.ok()) {
     assembled.versions[1] = {ModelState::kReady, "", nullptr, std::move(*pipeline), nullptr};
@@ -218,6 +246,7 @@ Engine::Entry Engine::AssemblePipelineEntry(const std::string& name, const Entry
                              nullptr, std::make_shared<ModelStats>()};
     spdlog::error("'{}' version 1 is unavailable: {}", name, pipeline.status().message());
   }
+  assembled.versions[1].load_time = SteadyClock::now() - started;
   return assembled;
 }
 
@@ -246,7 +275,8 @@ Status Engine::LoadAll() {
       if ((spec.pipeline != nullptr) != pipelines) continue;
       auto next = std::make_shared<Catalog>(*Snapshot());
       Entry& entry = next->entries[name];
-      entry = pipelines ? AssemblePipelineEntry(name, spec, *next) : LoadModel(name, spec);
+      MemoryBudget budget = BudgetOver(*next);
+      entry = pipelines ? AssemblePipelineEntry(name, spec, *next) : LoadModel(name, spec, budget);
       note(entry);
       Publish(next);
     }
@@ -307,11 +337,14 @@ Status Engine::LoadFrom(const RepositoryScan& scan, const std::string& name) {
       }
     }
   }
-  Entry loaded = spec.pipeline ? AssemblePipelineEntry(name, spec, *next) : LoadModel(name, spec);
+  // A reload builds the new versions beside the old ones: both count against the memory limits.
+  MemoryBudget budget = BudgetOver(*next);
+  Entry loaded =
+      spec.pipeline ? AssemblePipelineEntry(name, spec, *next) : LoadModel(name, spec, budget);
   for (const auto& [number, version] : loaded.versions) {
     if (version.state == ModelState::kReady) continue;
-    Status failed = Unavailable("'" + name + "' version " + std::to_string(number) +
-                                " failed to load: " + version.reason);
+    Status failed(version.failed_with, "'" + name + "' version " + std::to_string(number) +
+                                           " failed to load: " + version.reason);
     if (!serving) {
       next->entries[name] = std::move(loaded);
       next->rejected.erase(name);
@@ -322,7 +355,7 @@ Status Engine::LoadFrom(const RepositoryScan& scan, const std::string& name) {
     for (const auto& [n, v] : loaded.versions) {
       if (v.servable() != nullptr) v.servable()->Retire();
     }
-    return Unavailable(failed.message() + "; the loaded versions still serve");
+    return Status(failed.code(), failed.message() + "; the loaded versions still serve");
   }
   next->entries[name] = std::move(loaded);
   next->rejected.erase(name);
@@ -576,21 +609,43 @@ EngineMetrics Engine::Metrics() const {
   EngineMetrics metrics;
   for (const auto& [name, entry] : catalog->entries) {
     for (const auto& [number, version] : entry.versions) {
-      EngineMetrics::Entry row{name, std::to_string(number), "", {}, std::nullopt};
+      EngineMetrics::Entry row;
+      row.model = name;
+      row.version = std::to_string(number);
       row.stats = version.stats().Snapshot();
+      row.state = version.state;
+      row.load_time = version.load_time;
       if (!entry.pipeline) row.queue_depth = version.group ? version.group->queue_depth() : 0;
       metrics.entries.push_back(std::move(row));
       if (!version.pipeline) continue;
       for (PipelineServable::StepReport& step : version.pipeline->StepReports()) {
-        metrics.entries.push_back(
-            {name, "", std::move(step.step), std::move(step.stats), step.queue_depth});
+        EngineMetrics::Entry row;
+        row.model = name;
+        row.step = std::move(step.step);
+        row.stats = std::move(step.stats);
+        row.queue_depth = step.queue_depth;
+        metrics.entries.push_back(std::move(row));
       }
     }
   }
   for (const Device& device : devices_.all()) {
-    EngineMetrics::DeviceEntry entry{device, devices_.activity(device).busy_time(),
-                                     DeviceSet::MemoryOf(device)};
+    EngineMetrics::DeviceEntry entry;
+    entry.device = device;
+    entry.busy = devices_.activity(device).busy_time();
+    entry.memory = DeviceSet::MemoryOf(device);
     if (device.kind() == Device::Kind::kSim) entry.busy = devices_.sim(device.index()).busy_time();
+    for (const auto& [name, model] : catalog->entries) {
+      for (const auto& [number, version] : model.versions) {
+        if (!version.group) continue;
+        const auto held = version.group->weight_bytes().find(device);
+        if (held == version.group->weight_bytes().end()) continue;
+        entry.weight_bytes += held->second;
+        ++entry.model_versions;
+      }
+    }
+    if (auto limit = memory_limits_.find(device); limit != memory_limits_.end()) {
+      entry.weight_limit = limit->second;
+    }
     metrics.devices.push_back(entry);
   }
   return metrics;

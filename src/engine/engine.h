@@ -25,6 +25,7 @@
 #include "core/inference.h"
 #include "core/status.h"
 #include "device/device_set.h"
+#include "engine/memory_budget.h"
 #include "scheduler/model_stats.h"
 
 namespace tandem {
@@ -36,6 +37,9 @@ struct EngineOptions {
   // unset: every one. Set (model control mode explicit), the repository may be empty and
   // the server is ready with nothing loaded.
   std::optional<std::vector<std::string>> models;
+  // --model-load-memory-limit: the most bytes of weights each device may hold; a load that
+  // would pass it is refused (RESOURCE_EXHAUSTED). Devices not named have no limit.
+  std::vector<MemoryLimit> memory_limits;
 };
 
 enum class ModelState { kLoading, kReady, kUnavailable };
@@ -75,11 +79,17 @@ struct EngineMetrics {
     // batch counts, histograms and queues are theirs; nullopt for pipelines and model steps
     // (whose batches are counted under their model).
     std::optional<size_t> queue_depth;
+    // Model versions and pipelines (not steps): their state, and how long their last load took.
+    std::optional<ModelState> state;
+    std::chrono::duration<double> load_time{0};
   };
   struct DeviceEntry {
-    Device device;
+    Device device = Device::Cpu();
     std::chrono::nanoseconds busy{0};  // time with a batch running (see DeviceActivity)
     std::optional<DeviceSet::Memory> memory;
+    uint64_t weight_bytes = 0;             // held by the loaded model versions' instances
+    size_t model_versions = 0;             // loaded model versions with an instance on it
+    std::optional<uint64_t> weight_limit;  // --model-load-memory-limit, where set
   };
   std::vector<Entry> entries;
   std::vector<DeviceEntry> devices;
@@ -165,7 +175,7 @@ class Engine {
   static ModelStatsReport Report(const std::string& model, int64_t number,
                                  const VersionEntry& version);
 
-  Engine(EngineOptions options, DeviceSet devices, RepositoryScan scan);
+  Engine(EngineOptions options, DeviceSet devices, DeviceBytes memory_limits, RepositoryScan scan);
 
   std::shared_ptr<const Catalog> Snapshot() const;
   // Load's and Unload's work, with the repository scanned. REQUIRES: control_mu_ held.
@@ -174,8 +184,10 @@ class Engine {
   // Publishes `next` and retires what served before it and serves no more: pipelines first,
   // then the models they used. REQUIRES: control_mu_ held.
   void Publish(std::shared_ptr<const Catalog> next);
-  // Every version of model `name` (as `spec` describes it), loaded.
-  Entry LoadModel(const std::string& name, const Entry& spec) const;
+  // What `catalog`'s loaded model versions hold, against the memory limits.
+  MemoryBudget BudgetOver(const Catalog& catalog) const;
+  // Every version of model `name` (as `spec` describes it), loaded within `budget`.
+  Entry LoadModel(const std::string& name, const Entry& spec, MemoryBudget& budget) const;
   // Pipeline `name` assembled over `catalog`'s models, or UNAVAILABLE with the reason.
   Entry AssemblePipelineEntry(const std::string& name, const Entry& spec,
                               const Catalog& catalog) const;
@@ -184,6 +196,7 @@ class Engine {
 
   const EngineOptions options_;
   const DeviceSet devices_;
+  const DeviceBytes memory_limits_;
   std::mutex control_mu_;  // taken by LoadAll, Load, Unload and Shutdown
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;  // guarded by catalog_mu_; replaced, never changed

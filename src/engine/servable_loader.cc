@@ -10,20 +10,28 @@ namespace tandem {
 StatusOr<std::shared_ptr<InstanceGroup>> LoadModelVersion(std::shared_ptr<const ModelConfig> config,
                                                           int64_t version,
                                                           const std::filesystem::path& version_dir,
-                                                          const DeviceSet& devices) {
+                                                          const DeviceSet& devices,
+                                                          MemoryBudget& budget) {
   const BackendDescription* description = FindBackend(config->backend);
   if (description == nullptr) return NotFound("unknown backend '" + config->backend + "'");
-  std::unique_ptr<Backend> backend = description->make(devices);
-  std::vector<std::unique_ptr<Instance>> instances;
+  std::vector<Device> placement;  // one entry per instance
   for (const InstanceGroupConfig& group : config->instances) {
     ASSIGN_OR_RETURN(std::vector<Device> on, devices.Resolve(group, description->accelerator));
     for (const Device& device : on) {
-      for (int64_t i = 0; i < group.count; ++i) {
-        ASSIGN_OR_RETURN(std::unique_ptr<Instance> instance,
-                         backend->CreateInstance(*config, version_dir, device));
-        instances.push_back(std::move(instance));
-      }
+      placement.insert(placement.end(), static_cast<size_t>(group.count), device);
     }
+  }
+  const uint64_t each = ExpectedInstanceBytes(*description, *config, version_dir);
+  DeviceBytes need;
+  for (const Device& device : placement) need[device] += each;
+  RETURN_IF_ERROR(
+      budget.Take(need, "model '" + config->name + "' version " + std::to_string(version)));
+  std::unique_ptr<Backend> backend = description->make(devices);
+  std::vector<std::unique_ptr<Instance>> instances;
+  for (const Device& device : placement) {
+    ASSIGN_OR_RETURN(std::unique_ptr<Instance> instance,
+                     backend->CreateInstance(*config, version_dir, device));
+    instances.push_back(std::move(instance));
   }
   // Warm-up runs before the instance takes traffic, so the first requests do not pay for
   // lazy initialisation (kernel selection, allocator growth, CUDA graph capture).

@@ -12,17 +12,20 @@
 #include "config/model_config.h"
 #include "config/repository.h"
 #include "device/device_set.h"
+#include "engine/memory_budget.h"
 #include "pipeline/pipeline_servable.h"
 #include "scheduler/instance_group.h"
 
 namespace tandem {
 
-// `version_dir` holds the backend's file. Fails, naming what, if an instance cannot be created
-// or warmed up; nothing is left running then.
+// `version_dir` holds the backend's file. Takes what its instances are expected to hold from
+// `budget` before creating any (RESOURCE_EXHAUSTED if that does not fit). Fails, naming what,
+// if an instance cannot be created or warmed up; nothing is left running then.
 StatusOr<std::shared_ptr<InstanceGroup>> LoadModelVersion(std::shared_ptr<const ModelConfig> config,
                                                           int64_t version,
                                                           const std::filesystem::path& version_dir,
-                                                          const DeviceSet& devices);
+                                                          const DeviceSet& devices,
+                                                          MemoryBudget& budget);
 
 // The servable a model step runs on, or why there is none (UNAVAILABLE naming the model).
 using ModelLookup =

@@ -29,6 +29,7 @@ InstanceGroup::InstanceGroup(std::shared_ptr<const ModelConfig> config, int64_t 
       queue_(this->config().name, BatchingOf(this->config()), QueueLimitOf(this->config())) {
   const ModelConfig& c = this->config();
   for (size_t i = 0; i < instances.size(); ++i) {
+    weight_bytes_[instances[i]->device()] += instances[i]->weight_bytes();
     const std::string device = instances[i]->device().ToString();
     std::string name = version > 0 ? c.name + "/" + std::to_string(version) + "/" + device + "#" +
                                          std::to_string(i)

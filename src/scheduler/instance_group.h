@@ -29,6 +29,8 @@ class InstanceGroup : public Servable {
   // The devices its instances are on, each once, in instance order.
   std::vector<Device> devices() const;
   const std::vector<std::unique_ptr<InstanceWorker>>& workers() const { return workers_; }
+  // The bytes of weights its instances hold, by device (Instance::weight_bytes).
+  const DeviceBytes& weight_bytes() const { return weight_bytes_; }
   size_t queue_depth() const { return queue_.size(); }
 
  protected:
@@ -38,6 +40,7 @@ class InstanceGroup : public Servable {
 
  private:
   ModelQueue queue_;
+  DeviceBytes weight_bytes_;
   std::vector<std::unique_ptr<InstanceWorker>> workers_;  // after queue_: they use it
 };
 

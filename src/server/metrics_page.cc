@@ -87,6 +87,24 @@ std::string MetricsPage::Render() {
   family("tandem_queue_depth", "gauge", "Jobs waiting in the queue.", executes,
          [](const Entry& e) { return static_cast<double>(*e.queue_depth); });
 
+  out.Family("tandem_model_state", "gauge",
+             "1 for the state each model version and pipeline is in (LOADING, READY, "
+             "UNAVAILABLE), 0 for the others.");
+  for (const Entry& e : m.entries) {
+    if (!e.state) continue;
+    for (ModelState state : {ModelState::kLoading, ModelState::kReady, ModelState::kUnavailable}) {
+      MetricLabels labels = LabelsOf(e);
+      labels.emplace_back("state", std::string(ModelStateName(state)));
+      out.Sample("tandem_model_state", labels, *e.state == state ? 1 : 0);
+    }
+  }
+  family(
+      "tandem_model_load_duration_seconds", "gauge",
+      "How long the last load of the model version (a pipeline: its assembly) took, "
+      "warm-up included.",
+      [](const Entry& e) { return e.state && *e.state != ModelState::kLoading; },
+      [](const Entry& e) { return e.load_time.count(); });
+
   auto histogram = [&](const char* name, const char* help, auto select, auto field) {
     out.Family(name, "histogram", help);
     for (const Entry& e : m.entries) {
@@ -133,6 +151,27 @@ std::string MetricsPage::Render() {
   memory("tandem_device_memory_reserved_bytes",
          "Device memory held by the caching allocator (CUDA devices only).",
          &DeviceSet::Memory::reserved_bytes);
+
+  out.Family("tandem_device_loaded_model_bytes", "gauge",
+             "Bytes of weights the loaded model versions' instances hold on the device.");
+  for (const auto& d : m.devices) {
+    out.Sample("tandem_device_loaded_model_bytes", {{"device", d.device.ToString()}},
+               static_cast<double>(d.weight_bytes));
+  }
+  out.Family("tandem_device_loaded_models", "gauge",
+             "Loaded model versions with an instance on the device.");
+  for (const auto& d : m.devices) {
+    out.Sample("tandem_device_loaded_models", {{"device", d.device.ToString()}},
+               static_cast<double>(d.model_versions));
+  }
+  out.Family("tandem_device_model_memory_limit_bytes", "gauge",
+             "--model-load-memory-limit of the device, where one is set.");
+  for (const auto& d : m.devices) {
+    if (d.weight_limit) {
+      out.Sample("tandem_device_model_memory_limit_bytes", {{"device", d.device.ToString()}},
+                 static_cast<double>(*d.weight_limit));
+    }
+  }
 
   auto gauge = [&](const char* name, const char* type, const char* help, double value) {
     out.Family(name, type, help);

@@ -329,6 +329,11 @@ void Routes::ModelControlRoute(const std::shared_ptr<HttpExchange>& exchange,
     }
   }
   auto answer = [exchange](Status status) {
+    // A model that does not fit its devices' memory limits is the request's problem, not a
+    // server fault to retry: 400, as Triton answers a failed load.
+    if (status.code() == StatusCode::kResourceExhausted) {
+      return exchange->Reply(ErrorResponse(400, status.message()));
+    }
     if (!status.ok()) return exchange->Reply(StatusResponse(status));
     HttpResponse r;
     r.status = 200;
@@ -437,7 +442,13 @@ void Routes::MultiModelRoute(const std::shared_ptr<HttpExchange>& exchange,
   const HttpRequest& request = exchange->request();
   MultiModel& models = *options_.multi_model;
   auto answer = [exchange](Status status) {
-    exchange->Reply(status.ok() ? JsonResponse(200, "{}") : StatusResponse(status));
+    if (status.ok()) return exchange->Reply(JsonResponse(200, "{}"));
+    // SageMaker's contract: an artifact that does not fit in memory is 507, so it loads the
+    // model on another instance (or unloads others first).
+    if (status.code() == StatusCode::kResourceExhausted) {
+      return exchange->Reply(ErrorResponse(507, status.message()));
+    }
+    exchange->Reply(StatusResponse(status));
   };
   auto method = [&](const char* wanted) {
     if (request.method == wanted) return true;

@@ -41,13 +41,19 @@ class EngineRegistryTest : public ::testing::Test {
     fs::remove_all(root_);
     Write("m/model.yaml", SimModel(1));
     Write("p/pipeline.yaml", kPipeline);
+    Start({});
+  }
+  // A new engine over the repository as it is now, everything loaded that can be.
+  void Start(std::vector<MemoryLimit> limits) {
+    engine_.reset();
     EngineOptions options;
     options.repository = root_;
     options.devices.sim_gpus = 1;
+    options.memory_limits = std::move(limits);
     auto engine = Engine::Create(options);
     ASSERT_TRUE(engine.ok()) << engine.status().message();
     engine_ = std::move(*engine);
-    ASSERT_TRUE(engine_->LoadAll().ok());
+    static_cast<void>(engine_->LoadAll());
   }
   void TearDown() override {
     engine_.reset();
@@ -224,6 +230,86 @@ TEST_F(EngineRegistryTest, ARepositoryArtifactIsNamespacedAndLoadsAllOrNothing) 
   ASSERT_TRUE(one.ok()) << one.status().message();
   EXPECT_EQ(*one, std::vector<std::string>{"single"});
   EXPECT_EQ(*Call("single", 1), 6);
+}
+
+// A sim model whose instance reports holding `bytes` of weights on its device.
+std::string WithWeights(std::string yaml, uint64_t bytes) {
+  return yaml.replace(yaml.find("scale:"), 0, "weight_bytes: " + std::to_string(bytes) + ", ");
+}
+
+EngineMetrics::DeviceEntry Sim0(const Engine& engine) {
+  for (const EngineMetrics::DeviceEntry& d : engine.Metrics().devices) {
+    if (d.device == Device::Sim(0)) return d;
+  }
+  ADD_FAILURE() << "no sim:0 in the metrics";
+  return {};
+}
+
+TEST_F(EngineRegistryTest, ALoadPastTheMemoryLimitIsRefusedAndAnUnloadMakesRoom) {
+  Write("m/model.yaml", WithWeights(SimModel(1), 600));
+  Write("n/model.yaml", WithWeights(SimModel(2), 600));
+  Start({MemoryLimit{Device::Sim(0), 1000, 0}});
+  // m loaded first (and p over it); n did not fit.
+  EXPECT_EQ(*Call("m", 1), 2);
+  EXPECT_EQ(*Call("p", 1, "a"), 2);
+  auto n = engine_->Info("n", "");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->state, ModelState::kUnavailable);
+  EXPECT_NE(n->reason.find("--model-load-memory-limit"), std::string::npos) << n->reason;
+  EXPECT_EQ(Sim0(*engine_).weight_bytes, 600u);
+  EXPECT_EQ(Sim0(*engine_).model_versions, 1u);
+  EXPECT_EQ(Sim0(*engine_).weight_limit, std::optional<uint64_t>(1000));
+
+  // A reload builds beside what serves, so it needs room for both: refused, m keeps serving.
+  Status reload = engine_->Load("m");
+  EXPECT_EQ(reload.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(reload.message().find("needs 600 bytes on sim:0, and loaded models hold 600 of its "
+                                  "1000-byte limit"),
+            std::string::npos)
+      << reload.message();
+  EXPECT_EQ(*Call("m", 1), 2);
+
+  ASSERT_TRUE(engine_->Unload("p").ok());
+  ASSERT_TRUE(engine_->Unload("m").ok());
+  EXPECT_EQ(Sim0(*engine_).weight_bytes, 0u);
+  ASSERT_TRUE(engine_->Load("n").ok());
+  EXPECT_EQ(*Call("n", 1), 3);
+  EXPECT_EQ(Sim0(*engine_).weight_bytes, 600u);
+}
+
+TEST(MemoryLimitTest, ParsesBytesAndFractionsAndNamesWhatIsWrong) {
+  auto bytes = ParseMemoryLimit("cpu=8000000000");
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  EXPECT_EQ(bytes->device, Device::Cpu());
+  EXPECT_EQ(bytes->bytes, 8000000000u);
+  EXPECT_EQ(bytes->fraction, 0);
+  auto fraction = ParseMemoryLimit("cuda:1=0.9");
+  ASSERT_TRUE(fraction.ok()) << fraction.status().message();
+  EXPECT_EQ(fraction->device, Device::Cuda(1));
+  EXPECT_DOUBLE_EQ(fraction->fraction, 0.9);
+  for (const char* bad :
+       {"cpu", "cpu=", "cpu=lots", "cpu=-5", "cpu=1.5", "cpu=0.0", "gpu=5", "cpu=5x", "cpu=.5.5"}) {
+    auto parsed = ParseMemoryLimit(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_NE(parsed.status().message().find(std::string("'") + bad + "'"), std::string::npos)
+        << parsed.status().message();
+  }
+}
+
+TEST(MemoryLimitTest, ResolvesFractionsOfKnownMemoryOnly) {
+  auto devices = DeviceSet::Create(/*cuda_count=*/0, {.allow = {}, .sim_gpus = 1});
+  ASSERT_TRUE(devices.ok());
+  auto half = ResolveMemoryLimits({{Device::Cpu(), 0, 0.5}}, *devices);
+  ASSERT_TRUE(half.ok()) << half.status().message();
+  EXPECT_GT(half->at(Device::Cpu()), 0u);
+  EXPECT_LE(half->at(Device::Cpu()), *DeviceSet::TotalMemoryOf(Device::Cpu()) / 2);
+  auto sim = ResolveMemoryLimits({{Device::Sim(0), 0, 0.5}}, *devices);
+  EXPECT_FALSE(sim.ok());
+  EXPECT_TRUE(ResolveMemoryLimits({{Device::Sim(0), 100, 0}}, *devices).ok());
+  auto absent = ResolveMemoryLimits({{Device::Cuda(0), 100, 0}}, *devices);
+  ASSERT_FALSE(absent.ok());
+  EXPECT_NE(absent.status().message().find("cuda:0"), std::string::npos);
+  EXPECT_FALSE(ResolveMemoryLimits({{Device::Cpu(), 1, 0}, {Device::Cpu(), 2, 0}}, *devices).ok());
 }
 
 TEST_F(EngineRegistryTest, LoadingWhatTheRepositoryLacksIsNotFound) {

@@ -92,9 +92,14 @@ class AotiInstance final : public Instance {
   AotiInstance(const ModelConfig& config,
                std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader, Device device,
                c10::Device torch_device)
-      : config_(config), loader_(std::move(loader)), device_(device), torch_device_(torch_device) {}
+      : config_(config),
+        loader_(std::move(loader)),
+        device_(device),
+        torch_device_(torch_device),
+        weight_bytes_(ConstantBytes(*loader_)) {}
 
   Device device() const override { return device_; }
+  uint64_t weight_bytes() const override { return weight_bytes_; }
 
   StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
     return RunModel(config_, torch_device_, inputs,
@@ -104,6 +109,16 @@ class AotiInstance final : public Instance {
   }
 
  private:
+  // The package's constants (its weights, folded or not) as the runner holds them.
+  static uint64_t ConstantBytes(torch::inductor::AOTIModelPackageLoader& loader) {
+    std::vector<at::Tensor> constants;
+    for (const auto& [name, tensor] :
+         loader.get_runner()->extract_constants_map(/*use_inactive=*/false)) {
+      constants.push_back(tensor);
+    }
+    return StorageBytes(constants);
+  }
+
   StatusOr<std::vector<at::Tensor>> Forward(std::vector<at::Tensor> args,
                                             const std::vector<Tensor>& inputs) {
     // A package runs a batch above the size it was exported for without a word, so none may
@@ -141,6 +156,7 @@ class AotiInstance final : public Instance {
   const std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader_;
   const Device device_;
   const c10::Device torch_device_;
+  const uint64_t weight_bytes_;
 };
 
 class AotiBackend final : public Backend {

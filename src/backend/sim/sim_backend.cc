@@ -12,6 +12,7 @@ struct SimParameters {
   std::chrono::nanoseconds per_item{0};
   double scale = 2.0;
   double offset = 1.0;
+  uint64_t weight_bytes = 0;  // what an instance reports holding on its device
 };
 
 // The parameters were checked by config validation (numbers, known names).
@@ -25,6 +26,7 @@ SimParameters ReadParameters(const ModelConfig& config) {
   p.per_item = std::chrono::nanoseconds(static_cast<int64_t>(number("per_item_us", 0) * 1e3));
   p.scale = number("scale", 2.0);
   p.offset = number("offset", 1.0);
+  p.weight_bytes = static_cast<uint64_t>(number("weight_bytes", 0));
   return p;
 }
 
@@ -83,6 +85,7 @@ class SimInstance final : public Instance {
       : batched_(config.batched()), params_(ReadParameters(config)), sim_(sim), device_(device) {}
 
   Device device() const override { return device_; }
+  uint64_t weight_bytes() const override { return params_.weight_bytes; }
 
   StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
     std::vector<Tensor> outputs;
@@ -144,15 +147,19 @@ void CheckSimModel(const YamlFields& fields, const ModelConfig& config) {
   }
   for (const auto& [key, value] : config.parameters) {
     const std::string at = "parameters." + key;
-    if (key != "latency_us" && key != "per_item_us" && key != "scale" && key != "offset") {
-      fields.Problem(at, "unknown sim parameter (expected latency_us, per_item_us, scale, offset)");
+    if (key != "latency_us" && key != "per_item_us" && key != "scale" && key != "offset" &&
+        key != "weight_bytes") {
+      fields.Problem(at,
+                     "unknown sim parameter (expected latency_us, per_item_us, scale, offset, "
+                     "weight_bytes)");
       continue;
     }
     char* end = nullptr;
     const double number = std::strtod(value.c_str(), &end);
     if (value.empty() || *end != '\0') {
       fields.Problem(at, "'" + value + "' is not a number");
-    } else if ((key == "latency_us" || key == "per_item_us") && number < 0) {
+    } else if ((key == "latency_us" || key == "per_item_us" || key == "weight_bytes") &&
+               number < 0) {
       fields.Problem(at, "must be 0 or more");
     }
   }
@@ -166,6 +173,9 @@ BackendDescription SimBackendDescription() {
   d.platform = "sim";
   d.accelerator = Device::Kind::kSim;
   d.make = [](const DeviceSet& devices) { return std::make_unique<SimBackend>(devices); };
+  d.expected_bytes = [](const ModelConfig& config, const std::filesystem::path&) {
+    return ReadParameters(config).weight_bytes;
+  };
   return d;
 }
 

@@ -1,6 +1,7 @@
 // The sim backend: models that run on simulated GPUs (docs/design/architecture.md §6). A batch
 // occupies its sim device for latency_us + per_item_us × batch of wall time, and output i = input i
-// × scale + offset, elementwise, same shape and dtype, so results can be checked.
+// × scale + offset, elementwise, same shape and dtype, so results can be checked. An instance
+// reports holding `weight_bytes` on its device (nothing is allocated), for the memory limits.
 #pragma once
 
 #include <memory>

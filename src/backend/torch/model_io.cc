@@ -1,5 +1,6 @@
 #include "backend/torch/model_io.h"
 
+#include <set>
 #include <string>
 
 #include "device/torch_tensors.h"
@@ -78,6 +79,17 @@ void CheckNumericTensors(const YamlFields& fields, const ModelConfig& config) {
   };
   no_bytes(config.inputs, "inputs");
   no_bytes(config.outputs, "outputs");
+}
+
+uint64_t StorageBytes(const std::vector<at::Tensor>& weights) {
+  std::set<const void*> seen;
+  uint64_t bytes = 0;
+  for (const at::Tensor& t : weights) {
+    if (!t.defined() || !t.has_storage()) continue;
+    const c10::Storage& storage = t.storage();
+    if (seen.insert(storage.unsafeGetStorageImpl()).second) bytes += storage.nbytes();
+  }
+  return bytes;
 }
 
 }  // namespace tandem

@@ -8,6 +8,7 @@
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/InferenceMode.h>
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -49,6 +50,10 @@ StatusOr<std::vector<Tensor>> RunModel(const ModelConfig& config, c10::Device de
     return CheckedOutputs(config, outputs, inputs);
   });
 }
+
+// The bytes of the storages `weights` (a model's parameters and buffers, or constants) hold,
+// each storage counted once however many tensors view it.
+uint64_t StorageBytes(const std::vector<at::Tensor>& weights);
 
 // A config check: LibTorch models take and return numeric tensors, never BYTES.
 void CheckNumericTensors(const YamlFields& fields, const ModelConfig& config);

@@ -22,9 +22,14 @@ class TorchScriptInstance final : public Instance {
  public:
   TorchScriptInstance(const ModelConfig& config, torch::jit::Module module, Device device,
                       c10::Device torch_device)
-      : config_(config), module_(std::move(module)), device_(device), torch_device_(torch_device) {}
+      : config_(config),
+        module_(std::move(module)),
+        device_(device),
+        torch_device_(torch_device),
+        weight_bytes_(WeightBytes(module_)) {}
 
   Device device() const override { return device_; }
+  uint64_t weight_bytes() const override { return weight_bytes_; }
 
   StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
     return RunModel(config_, torch_device_, inputs,
@@ -41,6 +46,13 @@ class TorchScriptInstance final : public Instance {
     std::vector<at::Tensor> outputs;
     std::unique_ptr<at::cuda::CUDAGraph> graph;
   };
+
+  static uint64_t WeightBytes(const torch::jit::Module& module) {
+    std::vector<at::Tensor> weights;
+    for (const at::Tensor& p : module.parameters(/*recurse=*/true)) weights.push_back(p);
+    for (const at::Tensor& b : module.buffers(/*recurse=*/true)) weights.push_back(b);
+    return StorageBytes(weights);
+  }
 
   static std::vector<c10::IValue> AsIValues(const std::vector<at::Tensor>& tensors) {
     return std::vector<c10::IValue>(tensors.begin(), tensors.end());
@@ -157,6 +169,7 @@ class TorchScriptInstance final : public Instance {
   torch::jit::Module module_;
   const Device device_;
   const c10::Device torch_device_;
+  const uint64_t weight_bytes_;
   std::map<int64_t, CapturedForward> graphs_;  // by batch size (0: unbatched)
   bool captured_all_ = false;                  // every warm-up batch size has its graph
 };

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from support import models
+from support.metrics import scrape, value
 from support.server import start_server, tandem_binary
 from support.v2 import InferError, infer
 
@@ -90,6 +91,18 @@ def test_a_pipeline_step(server):
     out = infer(server, "classify", {"pixels": pixels})["best"]
     expected = eager(models.Classifier, pixels.astype(np.float32) / 255).argmax(dim=1).numpy()
     np.testing.assert_array_equal(out, expected)
+
+
+def test_the_packages_weights_are_counted_on_their_device(server):
+    """The constants the compiled models hold: about the classifier's and the smoother's
+    parameters (Inductor may keep a weight in another layout, or fold a tiny one into its code:
+    here 56 of 11 196 bytes are not constants)."""
+    parameters = sum(p.numel() * 4 for cls in (models.Classifier, models.Smoother)
+                     for p in cls().parameters())
+    m = scrape(server)
+    assert value(m, "tandem_device_loaded_models", device="cpu") == 2
+    held = value(m, "tandem_device_loaded_model_bytes", device="cpu")
+    assert 0.99 * parameters <= held <= 2 * parameters, (held, parameters)
 
 
 def test_metadata_names_the_platform(server):

@@ -4,8 +4,8 @@ the test did (docs/metrics.md)."""
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
+from support.metrics import scrape, value
 from support.server import start_server
 
 SIM_MODEL = """\
@@ -32,27 +32,6 @@ def body(name, values, timeout_us=None):
     if timeout_us is not None:
         doc["parameters"] = {"timeout": timeout_us}
     return doc
-
-
-def scrape(server):
-    r = server.get("/metrics")
-    assert r.status == 200
-    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
-    samples = {}
-    for family in text_string_to_metric_families(r.body.decode()):
-        for s in family.samples:
-            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return samples
-
-
-def value(samples, name, absent=None, **labels):
-    """The sample `name` with `labels`; a sample that is not there fails the test, unless
-    `absent` gives its value (a failure counter before the first failure, say)."""
-    key = (name, tuple(sorted(labels.items())))
-    if key not in samples:
-        assert absent is not None, f"no sample {name}{labels} in /metrics"
-        return absent
-    return samples[key]
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +99,16 @@ def test_counts_outcomes_latencies_batches_and_devices(metrics_server):
     assert value(m, "tandem_http_responses_total", code="200") >= 53
     assert value(m, "tandem_http_responses_total", code="504") == 1
     assert value(m, "tandem_process_resident_memory_bytes") > 1e6
+
+    # Both loaded, their load times reported; sim models here report no weights.
+    for entry in (model, pipeline):
+        assert value(m, "tandem_model_state", state="READY", **entry) == 1
+        assert value(m, "tandem_model_state", state="UNAVAILABLE", **entry) == 0
+        assert value(m, "tandem_model_load_duration_seconds", **entry) > 0
+    assert value(m, "tandem_device_loaded_models", device="sim:0") == 1
+    assert value(m, "tandem_device_loaded_models", device="sim:1") == 1
+    assert value(m, "tandem_device_loaded_models", device="cpu") == 0
+    assert value(m, "tandem_device_loaded_model_bytes", device="sim:0") == 0
 
 
 def test_a_step_failure_is_counted_under_its_step(metrics_server):

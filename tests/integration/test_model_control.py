@@ -10,6 +10,7 @@ import time
 import pytest
 import tritonclient.http as httpclient
 
+from support.metrics import scrape, value
 from support.server import start_server
 from support.sim_repository import PIPELINE, sim_model, write
 
@@ -212,17 +213,60 @@ def rss_bytes(pid):
     raise AssertionError("no VmRSS")
 
 
+def save_wide(folder):
+    """An 8 MB TorchScript model (1024 × 2048 weights and 2048 biases, FP32) in `folder`."""
+    import torch
+
+    (folder / "1").mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.jit.script(torch.nn.Linear(1024, 2048)).save(str(folder / "1" / "model.pt"))
+    (folder / "model.yaml").write_text(WIDE)
+
+
+WIDE_WEIGHT_BYTES = (1024 * 2048 + 2048) * 4
+
+
+def test_a_load_past_the_memory_limit_is_refused_and_the_weights_are_counted(tmp_path):
+    """A cpu limit that holds one of two 8 MB models: the second load is refused naming the
+    limit, and so is a reload of the first (it would sit beside the old one); unloading makes
+    room. /metrics counts the bytes LibTorch holds for the weights, exactly."""
+    save_wide(tmp_path / "wide")
+    shutil.copytree(tmp_path / "wide", tmp_path / "wide2")
+    s = start_server(tmp_path, "--model-control-mode", "explicit",
+                     "--model-load-memory-limit", "cpu=12000000")
+    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 1024],
+                        "data": [0.5] * 1024}]}
+    try:
+        assert control(s, "wide", "load").status == 200
+        m = scrape(s)
+        assert value(m, "tandem_device_loaded_model_bytes", device="cpu") == WIDE_WEIGHT_BYTES
+        assert value(m, "tandem_device_loaded_models", device="cpu") == 1
+        assert value(m, "tandem_device_model_memory_limit_bytes", device="cpu") == 12000000
+        assert value(m, "tandem_model_state", model="wide", version="1", state="READY") == 1
+        assert value(m, "tandem_model_load_duration_seconds", model="wide", version="1") > 0
+
+        for name in ("wide2", "wide"):
+            r = control(s, name, "load")
+            assert r.status == 400, r.body
+            assert "--model-load-memory-limit" in r.json()["error"], r.body
+            assert "on cpu" in r.json()["error"], r.body
+        assert index(s)[("wide2", "1")]["state"] == "UNAVAILABLE"
+        assert s.post_json("/v2/models/wide/infer", body).status == 200
+
+        assert control(s, "wide", "unload").status == 200
+        assert value(scrape(s), "tandem_device_loaded_model_bytes", device="cpu") == 0
+        assert control(s, "wide2", "load").status == 200
+        assert s.post_json("/v2/models/wide2/infer", body).status == 200
+    finally:
+        assert s.stop() == 0
+
+
 @pytest.mark.skipif("ASAN_OPTIONS" in os.environ or "TSAN_OPTIONS" in os.environ,
                     reason="the sanitizers' allocators keep freed memory")
 def test_load_infer_unload_cycles_give_their_memory_back(tmp_path):
     """60 cycles of an 8 MB model: after the first 10, where the heap settles, the server's
     resident memory grows by less than 48 MiB (it would by 8 MB a cycle if a load stayed)."""
-    import torch
-
-    (tmp_path / "wide" / "1").mkdir(parents=True)
-    torch.manual_seed(0)
-    torch.jit.script(torch.nn.Linear(1024, 2048)).save(str(tmp_path / "wide" / "1" / "model.pt"))
-    (tmp_path / "wide" / "model.yaml").write_text(WIDE)
+    save_wide(tmp_path / "wide")
     s = start_server(tmp_path, "--model-control-mode", "explicit")
     body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 1024],
                         "data": [0.5] * 1024}]}

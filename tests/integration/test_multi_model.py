@@ -109,3 +109,26 @@ def test_urls_outside_the_root_and_bad_artifacts_are_refused(mme):
     write(root / "bad" / "model" / "model.yaml", sim_model(4))
     assert add(s, "bad", root / "bad" / "model").status == 200
     assert answer(invoke(s, "bad")) == 14
+
+
+def test_an_artifact_past_the_memory_limit_is_507_until_another_is_deleted(tmp_path):
+    root = tmp_path / "models"
+    for name, offset in (("a", 1), ("b", 2)):
+        write(root / name / "model.yaml", sim_model(offset, weight_bytes=600))
+    s = start_server(None, "--sim-gpus", "1", "--multi-model-root", str(root),
+                     "--model-load-memory-limit", "sim:0=1000",
+                     env={"SAGEMAKER_MULTI_MODEL": "true"})
+    try:
+        assert add(s, "a", root / "a").status == 200
+        r = add(s, "b", root / "b")
+        assert r.status == 507, r.body
+        assert "600 bytes on sim:0" in r.json()["error"], r.body
+        assert "--model-load-memory-limit" in r.json()["error"], r.body
+        assert [m["modelName"] for m in s.get("/models").json()["models"]] == ["a"]
+        assert invoke(s, "b").status == 404
+        assert answer(invoke(s, "a")) == 11
+        assert s.request("DELETE", "/models/a").status == 200
+        assert add(s, "b", root / "b").status == 200
+        assert answer(invoke(s, "b")) == 12
+    finally:
+        assert s.stop() == 0, "\n".join(s.log)

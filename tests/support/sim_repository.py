@@ -13,7 +13,7 @@ inputs: [{{name: x, datatype: FP32, shape: [2]}}]
 outputs: [{{name: y, datatype: FP32, shape: [2]}}]
 instances: [{{devices: sim, count: 1}}]
 dynamic_batching: {{max_queue_delay_us: 500}}
-parameters: {{latency_us: 2000, scale: 1, offset: {offset}}}
+parameters: {{latency_us: 2000, scale: 1, offset: {offset}, weight_bytes: {weight_bytes}}}
 """
 
 # Pipeline input a → model m → output b.
@@ -24,9 +24,10 @@ steps: [{name: s, model: m, inputs: {x: a}, outputs: {y: b}}]
 """
 
 
-def sim_model(offset: float) -> str:
-    """A sim model's model.yaml: x (two FP32 an item, batched) in, x + offset out, 2 ms a batch."""
-    return SIM.format(offset=offset)
+def sim_model(offset: float, weight_bytes: int = 0) -> str:
+    """A sim model's model.yaml: x (two FP32 an item, batched) in, x + offset out, 2 ms a batch;
+    each instance reports holding `weight_bytes` on its device."""
+    return SIM.format(offset=offset, weight_bytes=weight_bytes)
 
 
 def write(path: pathlib.Path, text: str) -> None:

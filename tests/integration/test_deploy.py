@@ -48,7 +48,8 @@ def test_entrypoint_maps_the_environment_to_flags(fake_tandem):
         "TANDEM_LOG_FORMAT": "json", "TANDEM_LOG_LEVEL": "debug",
         "TANDEM_MAX_BODY_BYTES": "6291456", "TANDEM_DRAIN_TIMEOUT": "20",
         "TANDEM_MODEL_CONTROL_MODE": "explicit", "TANDEM_REPOSITORY_POLL_SECS": "5",
-        "TANDEM_LOAD_MODELS": "segmenter,remove_background", "TANDEM_STRICT": "true"},
+        "TANDEM_LOAD_MODELS": "segmenter,remove_background", "TANDEM_STRICT": "true",
+        "TANDEM_MODEL_LOAD_MEMORY_LIMIT": "cpu=8000000000,cuda:0=0.9"},
         tandem=fake_tandem)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [
@@ -56,6 +57,7 @@ def test_entrypoint_maps_the_environment_to_flags(fake_tandem):
         "--http-threads", "8", "--devices", "cuda:0,cuda:1", "--log-format", "json",
         "--log-level", "debug", "--max-body-bytes", "6291456", "--drain-timeout", "20",
         "--model-control-mode", "explicit", "--repository-poll-secs", "5",
+        "--model-load-memory-limit", "cpu=8000000000,cuda:0=0.9",
         "--load-model", "segmenter", "--load-model", "remove_background",
         "--strict", "--port", "9000"]
 

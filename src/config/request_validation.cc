@@ -1,5 +1,7 @@
 #include "config/request_validation.h"
 
+#include <algorithm>
+
 namespace tandem {
 namespace {
 
@@ -71,6 +73,10 @@ StatusOr<ValidatedRequest> ValidateRequest(const ModelConfig& config, const Infe
     if (index == config.outputs.size()) {
       return InvalidArgument("unknown output '" + name + "': model '" + config.name + "' returns " +
                              Names(config.outputs));
+    }
+    if (std::find(out.output_indices.begin(), out.output_indices.end(), index) !=
+        out.output_indices.end()) {
+      return InvalidArgument("output '" + name + "' already exists in request");
     }
     out.output_indices.push_back(index);
   }

@@ -19,6 +19,8 @@
 #include <random>
 #include <thread>
 
+#include "server/content_encoding.h"
+#include "server/http_status.h"
 #include "server/json_util.h"
 
 namespace tandem {
@@ -150,7 +152,15 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(http::field::server, "tandem");
     res->set(http::field::content_type, response.content_type);
     for (auto& [key, value] : response.headers) res->set(key, value);
-    res->body() = std::move(response.body);
+    if (answers_exchange && current_.answer_with != ContentEncoding::kIdentity &&
+        !response.body.empty()) {
+      res->set(http::field::content_encoding,
+               std::string(ContentEncodingName(current_.answer_with)));
+      res->set(http::field::vary, "Accept-Encoding");
+      res->body() = Compress(current_.answer_with, response.body);
+    } else {
+      res->body() = std::move(response.body);
+    }
     res->keep_alive(keep_alive_);
     res->prepare_payload();
     stream_.expires_after(shared_.options.idle_timeout);
@@ -321,6 +331,7 @@ class Session : public std::enable_shared_from_this<Session> {
   struct {
     std::string id, method, target;
     std::chrono::steady_clock::time_point started;
+    ContentEncoding answer_with = ContentEncoding::kIdentity;  // from its Accept-Encoding
   } current_;  // the request being served, for its response and log line
   unsigned version_ = 11;
 };
@@ -374,7 +385,23 @@ void Session::OnRead() {
   }
   const std::string_view client_id = request.Header("X-Request-Id");
   request.id = IsUsableRequestId(client_id) ? std::string(client_id) : NewRequestId();
-  current_ = {request.id, request.method, request.target, std::chrono::steady_clock::now()};
+  current_ = {request.id, request.method, request.target, std::chrono::steady_clock::now(),
+              PreferredEncoding(request.Header("Accept-Encoding"))};
+  // A compressed body is inflated here, within the same limit as a plain one, so nothing past
+  // this point sees the difference.
+  auto encoding = ParseContentEncoding(request.Header("Content-Encoding"));
+  if (!encoding.ok()) return Send(ErrorResponse(415, encoding.status().message()));
+  if (*encoding != ContentEncoding::kIdentity) {
+    auto inflated = Decompress(*encoding, req.body(), shared_.options.max_body_bytes);
+    if (!inflated.ok()) {
+      const Status& failed = inflated.status();
+      return Send(ErrorResponse(HttpStatusFor(failed.code()), failed.message()));
+    }
+    req.body() = std::move(*inflated);
+    std::erase_if(request.headers, [](const auto& header) {
+      return strcasecmp(header.first.c_str(), "Content-Encoding") == 0;
+    });
+  }
   request.body = std::make_shared<const std::string>(std::move(req.body()));
   ++shared_.counters.requests_in_flight;
   shared_.handler(std::make_shared<Exchange>(shared_from_this(), std::move(request)));

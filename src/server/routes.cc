@@ -20,6 +20,9 @@ namespace {
 constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kNpy = "application/x-npy";
 constexpr std::string_view kPng = "image/png";
+// A v2 request or response with binary data, whose JSON part's length travels in the content
+// type (json-header-size=N): SageMaker passes no other request header to the container.
+constexpr std::string_view kSageMakerBinary = "application/vnd.sagemaker-triton.binary+json";
 
 HttpResponse JsonResponse(int status, std::string body) {
   HttpResponse r;
@@ -93,13 +96,47 @@ StatusOr<std::optional<size_t>> JsonLength(const HttpRequest& request) {
   return std::optional<size_t>(length);
 }
 
-HttpResponse EncodeV2(const InferResponse& response, const OutputEncoding& encoding) {
+// The json-header-size parameter of a SageMaker binary content type
+// ("application/vnd.sagemaker-triton.binary+json;json-header-size=123"), or INVALID_ARGUMENT
+// naming what is wrong with it.
+StatusOr<size_t> JsonHeaderSize(std::string_view content_type) {
+  auto trimmed = [](std::string_view text) {
+    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    return text;
+  };
+  const std::string shown = "Content-Type '" + std::string(content_type) + "'";
+  for (size_t at = content_type.find(';'); at != std::string_view::npos;
+       at = content_type.find(';', at + 1)) {
+    const std::string_view param =
+        content_type.substr(at + 1, content_type.find(';', at + 1) - at - 1);
+    const size_t equals = param.find('=');
+    if (MediaType(trimmed(param.substr(0, equals))) != "json-header-size") continue;
+    const std::string_view value =
+        equals == std::string_view::npos ? "" : trimmed(param.substr(equals + 1));
+    size_t length = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size()) {
+      return InvalidArgument(shown + ": json-header-size '" + std::string(value) +
+                             "' is not a byte count");
+    }
+    return length;
+  }
+  return InvalidArgument(shown + " needs json-header-size=N, the byte count of its JSON part");
+}
+
+// A v2 response. With binary data, its JSON part's length is in Inference-Header-Content-Length
+// and, for SageMaker's routes (`sagemaker`), in the content type too.
+HttpResponse EncodeV2(const InferResponse& response, const OutputEncoding& encoding,
+                      bool sagemaker) {
   EncodedResponse encoded = EncodeInferResponse(response, encoding);
   HttpResponse r;
   r.body = std::move(encoded.body);
   if (encoded.json_length) {
-    r.content_type = "application/octet-stream";
-    r.headers.emplace_back("Inference-Header-Content-Length", std::to_string(*encoded.json_length));
+    const std::string length = std::to_string(*encoded.json_length);
+    r.content_type = sagemaker ? std::string(kSageMakerBinary) + ";json-header-size=" + length
+                               : "application/octet-stream";
+    r.headers.emplace_back("Inference-Header-Content-Length", length);
   }
   return r;
 }
@@ -433,7 +470,7 @@ void Routes::V2Infer(std::shared_ptr<HttpExchange> exchange, const std::string& 
   decoded->request.model = model;
   decoded->request.version = version;
   RunInfer(std::move(exchange), std::move(decoded->request), std::move(decoded->encoding),
-           ResponseFormat::kV2);
+           ResponseFormat::kV2, /*sagemaker=*/false);
 }
 
 // SageMaker multi-model endpoints: /models, /models/{name}, /models/{name}/invoke.
@@ -548,7 +585,7 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange, std::string mod
     const std::string type = MediaType(item);
     if (type == "*/*") {
       format = ResponseFormat::kImage;
-    } else if (type == kJson || type == "application/*") {
+    } else if (type == kJson || type == kSageMakerBinary || type == "application/*") {
       format = ResponseFormat::kV2;
     } else if (type == kNpy) {
       format = ResponseFormat::kNpy;
@@ -568,8 +605,12 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange, std::string mod
 
   const std::string content_type = CanonicalImageType(MediaType(request.Header("Content-Type")));
   DecodedRequest decoded;
-  if (content_type.empty() || content_type == kJson) {
-    auto json_length = JsonLength(request);
+  if (content_type.empty() || content_type == kJson || content_type == kSageMakerBinary) {
+    StatusOr<std::optional<size_t>> json_length = JsonLength(request);
+    if (content_type == kSageMakerBinary) {
+      auto size = JsonHeaderSize(request.Header("Content-Type"));
+      json_length = size.ok() ? StatusOr<std::optional<size_t>>(*size) : size.status();
+    }
     if (!json_length.ok()) return exchange->Reply(StatusResponse(json_length.status()));
     auto d = DecodeInferRequest(request.body, *json_length);
     if (!d.ok()) return exchange->Reply(StatusResponse(d.status()));
@@ -606,20 +647,21 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange, std::string mod
                  "(image/jpg) or image/png (image/x-png)"));
   }
   decoded.request.model = model;
-  RunInfer(std::move(exchange), std::move(decoded.request), std::move(decoded.encoding), *format);
+  RunInfer(std::move(exchange), std::move(decoded.request), std::move(decoded.encoding), *format,
+           /*sagemaker=*/true);
 }
 
 void Routes::RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest request,
-                      OutputEncoding encoding, ResponseFormat format) {
+                      OutputEncoding encoding, ResponseFormat format, bool sagemaker) {
   // The request id is the client's X-Request-Id, else the v2 body's "id", else the server's.
   std::string request_id = exchange->request().id;
   if (exchange->request().FindHeader("X-Request-Id") == nullptr && IsUsableRequestId(request.id)) {
     request_id = request.id;
   }
-  engine_.Infer(std::move(request), [exchange, encoding = std::move(encoding), format,
+  engine_.Infer(std::move(request), [exchange, encoding = std::move(encoding), format, sagemaker,
                                      request_id](StatusOr<InferResponse> result) mutable {
     // Completion runs on an instance worker; encoding belongs on the connection's I/O thread.
-    exchange->Post([exchange, encoding = std::move(encoding), format, request_id,
+    exchange->Post([exchange, encoding = std::move(encoding), format, sagemaker, request_id,
                     result = std::move(result)]() {
       HttpResponse response;
       if (!result.ok()) {
@@ -643,10 +685,10 @@ void Routes::RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest reque
                                        result->model +
                                        "' returns other outputs; ask for application/json");
         } else {
-          response = EncodeV2(*result, encoding);
+          response = EncodeV2(*result, encoding, sagemaker);
         }
       } else {
-        response = EncodeV2(*result, encoding);
+        response = EncodeV2(*result, encoding, sagemaker);
       }
       response.headers.emplace_back("X-Request-Id", request_id);
       exchange->Reply(std::move(response));

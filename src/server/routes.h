@@ -54,9 +54,10 @@ class Routes {
   void Stats(HttpExchange& exchange, const std::string& model, const std::string& version);
   void V2Infer(std::shared_ptr<HttpExchange> exchange, const std::string& model,
                const std::string& version);
-  // Queues a decoded request; the response is encoded in `format` on the I/O thread.
+  // Queues a decoded request; the response is encoded in `format` on the I/O thread (for
+  // SageMaker's routes, `sagemaker`, binary data's JSON length in its content type too).
   void RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest request,
-                OutputEncoding encoding, ResponseFormat format);
+                OutputEncoding encoding, ResponseFormat format, bool sagemaker);
 
   Engine& engine_;
   const RouteOptions options_;

@@ -205,8 +205,10 @@ StatusOr<DecodedRequest> DecodeInferRequest(std::shared_ptr<const std::string> b
                                             std::optional<size_t> json_length) {
   const size_t header_size = json_length.value_or(body->size());
   if (header_size > body->size()) {
-    return InvalidArgument("Inference-Header-Content-Length is " + std::to_string(header_size) +
-                           " but the body has only " + std::to_string(body->size()) + " bytes");
+    return InvalidArgument("the JSON part is " + std::to_string(header_size) +
+                           " bytes (Inference-Header-Content-Length, or json-header-size in the "
+                           "content type) but the body has only " +
+                           std::to_string(body->size()));
   }
   rapidjson::Document doc;
   RETURN_IF_ERROR(ParseJson(std::string_view(body->data(), header_size), doc));
@@ -227,7 +229,10 @@ StatusOr<DecodedRequest> DecodeInferRequest(std::shared_ptr<const std::string> b
       if (!params["timeout"].IsInt64() || params["timeout"].GetInt64() < 0) {
         return InvalidArgument("parameters.timeout must be a number of microseconds >= 0");
       }
-      request.timeout = std::chrono::microseconds(params["timeout"].GetInt64());
+      // 0 is "no timeout", as Triton's clients send it (the model's default then applies).
+      if (const int64_t us = params["timeout"].GetInt64(); us > 0) {
+        request.timeout = std::chrono::microseconds(us);
+      }
     }
   }
 
@@ -306,6 +311,37 @@ StatusOr<DecodedRequest> DecodeInferRequest(std::shared_ptr<const std::string> b
   return out;
 }
 
+namespace {
+
+// The shape of a raw body of `bytes` for input `spec`: its configured shape, where one dimension
+// of any size is the one the body's size gives (as Triton infers it).
+StatusOr<Shape> RawInputShape(const TensorConfig& spec, size_t bytes) {
+  if (spec.shape.IsFixed()) return spec.shape;
+  const std::string cannot = "a raw body cannot say the shape of input '" + spec.name +
+                             "', whose configured shape " + spec.shape.ToString();
+  std::vector<int64_t> dims = spec.shape.dims();
+  const auto any = [](int64_t d) { return d == Shape::kAnyDim; };
+  if (std::count_if(dims.begin(), dims.end(), any) > 1) {
+    return InvalidArgument(cannot + " has more than one dimension of any size; send a JSON header");
+  }
+  if (spec.dtype == DataType::kBytes) {
+    return InvalidArgument(
+        cannot + " has a dimension of any size and BYTES elements; send a JSON " + "header");
+  }
+  uint64_t known = DataTypeSize(spec.dtype);
+  for (int64_t d : dims) known *= any(d) ? 1 : static_cast<uint64_t>(d);
+  if (known == 0 || bytes % known != 0) {
+    return InvalidArgument("a raw body of " + std::to_string(bytes) +
+                           " bytes does not fit input '" + spec.name + "' of shape " +
+                           spec.shape.ToString() + ": its other " + "dimensions take " +
+                           std::to_string(known) + " bytes, which do not " + "divide it");
+  }
+  *std::find_if(dims.begin(), dims.end(), any) = static_cast<int64_t>(bytes / known);
+  return Shape(std::move(dims));
+}
+
+}  // namespace
+
 StatusOr<DecodedRequest> DecodeRawInferRequest(std::shared_ptr<const std::string> body,
                                                const ModelConfig& config) {
   if (config.inputs.size() != 1) {
@@ -315,12 +351,8 @@ StatusOr<DecodedRequest> DecodeRawInferRequest(std::shared_ptr<const std::string
         config.name + "' has " + std::to_string(config.inputs.size()));
   }
   const TensorConfig& spec = config.inputs[0];
-  if (!spec.shape.IsFixed()) {
-    return InvalidArgument("a raw body cannot say the shape of input '" + spec.name +
-                           "', whose configured shape " + spec.shape.ToString() +
-                           " has a dimension of any size; send a JSON header");
-  }
-  Shape shape = config.batched() ? spec.shape.Prepend(1) : spec.shape;
+  ASSIGN_OR_RETURN(Shape shape, RawInputShape(spec, body->size()));
+  if (config.batched()) shape = shape.Prepend(1);
   DecodedRequest out;
   auto t = BinaryTensor(body, 0, body->size(), spec.dtype, shape);
   if (!t.ok()) return t.status().WithContext("raw input '" + spec.name + "'");

@@ -31,7 +31,8 @@ StatusOr<DecodedRequest> DecodeInferRequest(std::shared_ptr<const std::string> b
                                             std::optional<size_t> json_length);
 
 // The whole body is the raw bytes of the only input of `config`'s model, batch size 1
-// (Inference-Header-Content-Length: 0). Outputs are then returned as binary data.
+// (Inference-Header-Content-Length: 0); one dimension of any size in its shape is the one the
+// body's size gives. Outputs are then returned as binary data.
 StatusOr<DecodedRequest> DecodeRawInferRequest(std::shared_ptr<const std::string> body,
                                                const ModelConfig& config);
 

@@ -2,7 +2,7 @@
 # Installs what Tandem needs to build, serve and test, and nothing that is already present.
 #
 #   - Debian packages (apt-get) for the C++ libraries the build links (HTTP, JSON, YAML, CLI,
-#     logging, images, compression, tests).
+#     logging, images, compression, gRPC, tests).
 #   - A Python virtual environment outside the clone, keyed by a hash of requirements.txt,
 #     holding the pinned torch wheel (LibTorch for the C++ build) and the test clients, with the
 #     light tools of requirements-tools.txt installed on top.
@@ -33,6 +33,7 @@ apt_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev rapidjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libturbojpeg0-dev libspng-dev zlib1g-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 $build_only || apt_packages+=(clang-format clang libclang-rt-14-dev curl wrk)

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "apps/logging.h"
@@ -18,14 +19,15 @@
 #include "engine/model_control.h"
 #include "engine/multi_model.h"
 #include "pipeline/pipeline_validation.h"
+#include "server/grpc/grpc_server.h"
 #include "server/http_server.h"
+#include "server/model_json.h"
 #include "server/routes.h"
 
 namespace {
 
 using namespace tandem;
 
-constexpr const char* kVersion = "0.1.0";
 constexpr const char* kSageMakerRepository = "/opt/ml/model";
 
 struct ServeFlags {
@@ -54,6 +56,8 @@ struct ServeFlags {
   bool multi_model = false;  // also SAGEMAKER_MULTI_MODEL=true, as SageMaker sets it
   std::string multi_model_root = "/opt/ml/models";
   std::vector<std::string> memory_limits;  // DEVICE=BYTES or DEVICE=FRACTION
+  int grpc_port = 8001;
+  std::optional<bool> allow_grpc;  // unset: on, except in SageMaker mode
 };
 
 std::string Env(const char* name) {
@@ -119,7 +123,8 @@ int Serve(ServeFlags flags) {
   // Before any thread starts: the allocator's arenas are fixed then.
   spdlog::info("{}", KeepHostMemoryForReuse());
   // With no repository flag, behave as a SageMaker container: /opt/ml/model on
-  // SAGEMAKER_BIND_TO_PORT or 8080.
+  // SAGEMAKER_BIND_TO_PORT or 8080, and nothing else (SageMaker routes only that port).
+  const bool sagemaker_mode = flags.repository.empty();
   if (flags.repository.empty()) flags.repository = kSageMakerRepository;
   if (flags.port < 0) {
     const std::string env_port = Env("SAGEMAKER_BIND_TO_PORT");
@@ -226,6 +231,17 @@ int Serve(ServeFlags flags) {
     return 1;
   }
   spdlog::info("listening on {}:{}", flags.host, (*server)->port());
+  std::unique_ptr<GrpcServer> grpc;
+  if (flags.allow_grpc.value_or(!sagemaker_mode && !flags.multi_model)) {
+    auto started =
+        GrpcServer::Start({flags.host, flags.grpc_port, flags.max_body_bytes}, **engine, control);
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      return 1;
+    }
+    grpc = std::move(*started);
+    spdlog::info("gRPC: inference.GRPCInferenceService on {}:{}", flags.host, grpc->port());
+  }
 
   // The main thread is the control thread: it loads the models, then waits for a stop signal.
   std::atomic<bool> loaded{false};
@@ -257,6 +273,14 @@ int Serve(ServeFlags flags) {
   }
   (*engine)->BeginDrain();
   (*server)->StopAccepting();
+  // gRPC refuses new calls and finishes those in progress, within the same drain time.
+  std::thread grpc_drain;
+  if (grpc) {
+    grpc_drain = std::thread([&] {
+      grpc->Shutdown(std::chrono::system_clock::now() +
+                     std::chrono::seconds(flags.drain_timeout_s));
+    });
+  }
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(flags.drain_timeout_s);
   bool drained = false;
@@ -275,6 +299,7 @@ int Serve(ServeFlags flags) {
                   flags.drain_timeout_s, counters.requests_in_flight.load());
     std::_Exit(1);
   }
+  if (grpc_drain.joinable()) grpc_drain.join();
   loader.join();
   control.Stop();
   (*engine)->Shutdown();
@@ -378,6 +403,14 @@ int main(int argc, char** argv) {
                    "device's memory); a load past it is refused (default: no limit)")
       ->delimiter(',');
   serve
+      ->add_option("--grpc-port", flags.grpc_port,
+                   "port of the v2 gRPC service; 0 picks a free one")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  serve->add_option("--allow-grpc", flags.allow_grpc,
+                    "serve the v2 gRPC service, true or false (default: true, except in SageMaker "
+                    "mode, where only the HTTP port is routed)");
+  serve
       ->add_option("--sim-gpus", flags.sim_gpus,
                    "add N simulated GPUs sim:0..N-1 for `backend: sim` models")
       ->check(CLI::NonNegativeNumber);
@@ -396,7 +429,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*check) return Check(check_repository);
   if (*version) {
-    std::cout << "tandem " << kVersion << "\n";
+    std::cout << "tandem " << kServerVersion << "\n";
     return 0;
   }
   // `serve`, or no subcommand at all (a SageMaker container runs `serve`).

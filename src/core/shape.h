@@ -13,6 +13,8 @@ namespace tandem {
 class Shape {
  public:
   static constexpr int64_t kAnyDim = -1;
+  // The most dimensions a request's tensor may have (more is refused before any allocation).
+  static constexpr size_t kMaxRank = 32;
 
   Shape() = default;
   Shape(std::initializer_list<int64_t> dims) : dims_(dims) {}

@@ -4,20 +4,18 @@
 #include "server/json_util.h"
 
 namespace tandem {
-namespace {
 
-constexpr const char* kVersion = "0.1.0";
-
-std::string Platform(const ModelConfig& config) {
+std::string ModelPlatform(const ModelConfig& config) {
   const BackendDescription* backend = FindBackend(config.backend);
   return backend != nullptr ? backend->platform : config.backend;
 }
 
-// The type names of the model-config format ("TYPE_FP32"); BYTES is "TYPE_STRING" there.
 std::string ConfigTypeName(DataType dtype) {
   if (dtype == DataType::kBytes) return "TYPE_STRING";
   return "TYPE_" + std::string(DataTypeName(dtype));
 }
+
+namespace {
 
 void WriteDims(JsonWriter& w, const Shape& shape) {
   w.StartArray();
@@ -38,10 +36,10 @@ std::string ServerMetadataJson() {
   w.Key("name");
   w.String("tandem");
   w.Key("version");
-  w.String(kVersion);
+  w.String(kServerVersion);
   w.Key("extensions");
   w.StartArray();
-  w.String("binary_tensor_data");
+  for (const char* extension : kServerExtensions) w.String(extension);
   w.EndArray();
   w.EndObject();
   return Finish(buffer);
@@ -56,7 +54,7 @@ std::string ModelMetadataJson(const ModelConfig& config, const std::vector<std::
   w.StartArray();
   for (const std::string& v : versions) WriteString(w, v);
   w.EndArray();
-  WriteField(w, "platform", Platform(config));
+  WriteField(w, "platform", ModelPlatform(config));
   auto tensors = [&](const char* key, const std::vector<TensorConfig>& list) {
     w.Key(key);
     w.StartArray();
@@ -81,7 +79,7 @@ std::string ModelConfigJson(const ModelConfig& config) {
   JsonWriter w(buffer);
   w.StartObject();
   WriteField(w, "name", config.name);
-  WriteField(w, "platform", Platform(config));
+  WriteField(w, "platform", ModelPlatform(config));
   WriteField(w, "backend", config.backend);
   w.Key("max_batch_size");
   w.Int64(config.max_batch_size);

@@ -10,6 +10,14 @@
 
 namespace tandem {
 
+// What the server says of itself and its models on both protocols (HTTP here, and gRPC).
+inline constexpr const char* kServerVersion = "0.1.0";
+inline constexpr const char* kServerExtensions[] = {"binary_tensor_data"};
+// The v2 `platform` of a model (its backend's; "pipeline" for a pipeline).
+std::string ModelPlatform(const ModelConfig& config);
+// The model-config format's type names ("TYPE_FP32"); BYTES is "TYPE_STRING" there.
+std::string ConfigTypeName(DataType dtype);
+
 // GET /v2: {"name", "version", "extensions"}.
 std::string ServerMetadataJson();
 

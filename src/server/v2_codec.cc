@@ -12,8 +12,6 @@ namespace {
 
 using rapidjson::Value;
 
-constexpr size_t kMaxRank = 32;
-
 // Collects the leaves of flat or nested `data`, row-major. Nesting is bounded by ParseJson.
 void CollectLeaves(const Value& data, std::vector<const Value*>& leaves) {
   if (data.IsArray()) {
@@ -164,9 +162,10 @@ StatusOr<Shape> ParseShape(const Value& input, const std::string& where) {
     return InvalidArgument(where + ": 'shape' is required and must be a list of sizes");
   }
   const auto& dims = input["shape"].GetArray();
-  if (dims.Size() > kMaxRank) {
+  if (dims.Size() > Shape::kMaxRank) {
     return InvalidArgument(where + ": shape has " + std::to_string(dims.Size()) +
-                           " dimensions; at most " + std::to_string(kMaxRank) + " are allowed");
+                           " dimensions; at most " + std::to_string(Shape::kMaxRank) +
+                           " are allowed");
   }
   std::vector<int64_t> shape;
   for (const Value& d : dims) {

@@ -37,6 +37,17 @@ class TandemServer:
     process: subprocess.Popen
     port: int
     log: list[str] = field(default_factory=list)
+    grpc_ports: list[int] = field(default_factory=list)  # filled from the log
+
+    @property
+    def grpc_address(self) -> str:
+        """host:port of the gRPC service (the server logs it just after the HTTP port)."""
+        deadline = time.monotonic() + 30
+        while not self.grpc_ports:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("no gRPC service in the log:\n" + "\n".join(self.log))
+            time.sleep(0.01)
+        return f"127.0.0.1:{self.grpc_ports[0]}"
 
     def request(self, method: str, path: str, body: bytes | str | None = None,
                 headers: dict[str, str] | None = None, timeout: float = 60) -> Response:
@@ -84,8 +95,8 @@ def start_server(repository: pathlib.Path | None, *args: str, env: dict | None =
                  wait_ready: bool = True, port_flag: bool = True) -> TandemServer:
     """Starts `tandem serve` on port 0 (or, without `port_flag`, where the server's own default
     puts it) and returns once it listens (and, by default, is ready)."""
-    cmd = [tandem_binary(), "serve", *(["--port", "0"] if port_flag else []), "--host",
-           "127.0.0.1", *args]
+    ports = ["--port", "0", "--grpc-port", "0"] if port_flag else []
+    cmd = [tandem_binary(), "serve", *ports, "--host", "127.0.0.1", *args]
     if repository is not None:
         cmd += ["--model-repository", str(repository)]
     process = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
@@ -93,10 +104,13 @@ def start_server(repository: pathlib.Path | None, *args: str, env: dict | None =
     log: list[str] = []
     port_found = threading.Event()
     port: list[int] = []
+    grpc_port: list[int] = []
 
     def pump():
         for line in process.stderr:
             log.append(line.rstrip())
+            if m := re.search(r"GRPCInferenceService on [^ ]+:(\d+)", line):
+                grpc_port.append(int(m.group(1)))
             m = re.search(r"listening on [^ ]+:(\d+)", line)
             if m and not port:
                 port.append(int(m.group(1)))
@@ -108,7 +122,7 @@ def start_server(repository: pathlib.Path | None, *args: str, env: dict | None =
     if not port:
         process.wait(timeout=10)
         raise RuntimeError("tandem did not start listening:\n" + "\n".join(log))
-    server = TandemServer(process, port[0], log)
+    server = TandemServer(process, port[0], log, grpc_port)
     if wait_ready:
         server.wait_ready()
     return server

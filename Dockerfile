@@ -24,6 +24,6 @@ ENV PATH=/opt/tandem/bin:${PATH} LD_LIBRARY_PATH=/opt/tandem/lib
 # Not root: the server needs nothing but its port and a readable /opt/ml/model.
 RUN useradd --system --uid 10001 --no-create-home tandem
 USER tandem
-EXPOSE 8080
+EXPOSE 8080 8001
 ENTRYPOINT ["/opt/tandem/bin/entrypoint.sh"]
 CMD ["serve"]

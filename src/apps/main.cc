@@ -233,8 +233,8 @@ int Serve(ServeFlags flags) {
   spdlog::info("listening on {}:{}", flags.host, (*server)->port());
   std::unique_ptr<GrpcServer> grpc;
   if (flags.allow_grpc.value_or(!sagemaker_mode && !flags.multi_model)) {
-    auto started =
-        GrpcServer::Start({flags.host, flags.grpc_port, flags.max_body_bytes}, **engine, control);
+    auto started = GrpcServer::Start(
+        {flags.host, flags.grpc_port, flags.max_body_bytes, flags.http_threads}, **engine, control);
     if (!started.ok()) {
       spdlog::error("{}", started.status().message());
       return 1;

@@ -49,7 +49,8 @@ def test_entrypoint_maps_the_environment_to_flags(fake_tandem):
         "TANDEM_MAX_BODY_BYTES": "6291456", "TANDEM_DRAIN_TIMEOUT": "20",
         "TANDEM_MODEL_CONTROL_MODE": "explicit", "TANDEM_REPOSITORY_POLL_SECS": "5",
         "TANDEM_LOAD_MODELS": "segmenter,remove_background", "TANDEM_STRICT": "true",
-        "TANDEM_MODEL_LOAD_MEMORY_LIMIT": "cpu=8000000000,cuda:0=0.9"},
+        "TANDEM_MODEL_LOAD_MEMORY_LIMIT": "cpu=8000000000,cuda:0=0.9",
+        "TANDEM_GRPC_PORT": "9001", "TANDEM_ALLOW_GRPC": "true"},
         tandem=fake_tandem)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [
@@ -57,7 +58,8 @@ def test_entrypoint_maps_the_environment_to_flags(fake_tandem):
         "--http-threads", "8", "--devices", "cuda:0,cuda:1", "--log-format", "json",
         "--log-level", "debug", "--max-body-bytes", "6291456", "--drain-timeout", "20",
         "--model-control-mode", "explicit", "--repository-poll-secs", "5",
-        "--model-load-memory-limit", "cpu=8000000000,cuda:0=0.9",
+        "--model-load-memory-limit", "cpu=8000000000,cuda:0=0.9", "--grpc-port", "9001",
+        "--allow-grpc", "true",
         "--load-model", "segmenter", "--load-model", "remove_background",
         "--strict", "--port", "9000"]
 
@@ -154,7 +156,7 @@ def test_dockerfile_builds_with_the_ci_scripts_and_runs_as_a_user():
     assert "scripts/bundle.sh build /opt/tandem" in build_steps
     final = dict(run)
     assert final["USER"] not in ("root", "0")
-    assert final["EXPOSE"] == "8080"
+    assert final["EXPOSE"] == "8080 8001"  # HTTP (SageMaker routes only this), gRPC
     assert json.loads(final["ENTRYPOINT"]) == ["/opt/tandem/bin/entrypoint.sh"]
     assert json.loads(final["CMD"]) == ["serve"]
     assert "LD_LIBRARY_PATH=/opt/tandem/lib" in final["ENV"]

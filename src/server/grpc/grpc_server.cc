@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <climits>
 #include <deque>
 #include <mutex>
@@ -57,9 +59,9 @@ class StreamReactor;
 
 class Service final : public GRPCInferenceService::CallbackService {
  public:
-  Service(Engine& engine, ModelControl& control) : engine_(engine), control_(control) {}
-
-  Engine& engine() { return engine_; }
+  // `answers`: where completed requests are encoded, never on the worker that completed them.
+  Service(Engine& engine, ModelControl& control, boost::asio::thread_pool& answers)
+      : engine_(engine), control_(control), answers_(answers) {}
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
                                        const inference::ServerLiveRequest*,
@@ -171,10 +173,12 @@ class Service final : public GRPCInferenceService::CallbackService {
     if (!decoded.ok()) return Answer(context, decoded.status());
     ApplyCallDeadline(*context, *decoded);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    engine_.Infer(std::move(*decoded), [reactor, response](StatusOr<InferResponse> result) {
-      if (!result.ok()) return reactor->Finish(GrpcStatus(result.status()));
-      EncodeInferResponse(*result, *response);
-      reactor->Finish(grpc::Status::OK);
+    engine_.Infer(std::move(*decoded), [this, reactor, response](StatusOr<InferResponse> result) {
+      boost::asio::post(answers_, [reactor, response, result = std::move(result)] {
+        if (!result.ok()) return reactor->Finish(GrpcStatus(result.status()));
+        EncodeInferResponse(*result, *response);
+        reactor->Finish(grpc::Status::OK);
+      });
     });
     return reactor;
   }
@@ -185,6 +189,7 @@ class Service final : public GRPCInferenceService::CallbackService {
  private:
   Engine& engine_;
   ModelControl& control_;
+  boost::asio::thread_pool& answers_;
 };
 
 // One ModelStreamInfer call: each request read is admitted at once, and each answer written as
@@ -194,8 +199,9 @@ class Service final : public GRPCInferenceService::CallbackService {
 class StreamReactor final
     : public grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse> {
  public:
-  StreamReactor(Engine& engine, grpc::CallbackServerContext* context)
-      : engine_(engine), context_(context) {
+  StreamReactor(Engine& engine, boost::asio::thread_pool& answers,
+                grpc::CallbackServerContext* context)
+      : engine_(engine), answers_(answers), context_(context) {
     Read();
   }
 
@@ -216,10 +222,12 @@ class StreamReactor final
     if (!decoded.ok()) return Write(model, id, decoded.status());
     ApplyCallDeadline(*context_, *decoded);
     engine_.Infer(std::move(*decoded), [this, model, id](StatusOr<InferResponse> result) {
-      if (!result.ok()) return Write(model, id, result.status());
-      ModelStreamInferResponse answer;
-      EncodeInferResponse(*result, *answer.mutable_infer_response());
-      Write(std::move(answer));
+      boost::asio::post(answers_, [this, model, id, result = std::move(result)] {
+        if (!result.ok()) return Write(model, id, result.status());
+        ModelStreamInferResponse answer;
+        EncodeInferResponse(*result, *answer.mutable_infer_response());
+        Write(std::move(answer));
+      });
     });
   }
 
@@ -270,6 +278,7 @@ class StreamReactor final
   }
 
   Engine& engine_;
+  boost::asio::thread_pool& answers_;
   grpc::CallbackServerContext* const context_;
   std::shared_ptr<ModelInferRequest> reading_message_;  // the read in progress (one at a time)
   std::mutex mu_;
@@ -283,12 +292,14 @@ class StreamReactor final
 
 grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>* Service::ModelStreamInfer(
     grpc::CallbackServerContext* context) {
-  return new StreamReactor(engine_, context);
+  return new StreamReactor(engine_, answers_, context);
 }
 
 }  // namespace
 
 struct GrpcServer::Impl {
+  explicit Impl(int answer_threads) : answers(static_cast<size_t>(answer_threads)) {}
+  boost::asio::thread_pool answers;  // before the server: its calls post here until shut down
   std::unique_ptr<Service> service;
   std::unique_ptr<grpc::Server> server;
   std::once_flag shut_down;
@@ -301,8 +312,8 @@ GrpcServer::~GrpcServer() { Shutdown(std::chrono::system_clock::now()); }
 
 StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& options,
                                                         Engine& engine, ModelControl& control) {
-  auto impl = std::make_unique<Impl>();
-  impl->service = std::make_unique<Service>(engine, control);
+  auto impl = std::make_unique<Impl>(std::max(1, options.answer_threads));
+  impl->service = std::make_unique<Service>(engine, control, impl->answers);
   const std::string address = options.host + ":" + std::to_string(options.port);
   int port = 0;
   grpc::ServerBuilder builder;

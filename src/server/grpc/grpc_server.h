@@ -4,9 +4,10 @@
 // time from the descriptors the tritonclient wheel ships (scripts/grpc_descriptors.py).
 //
 // Threading (docs/design/architecture.md §4): gRPC's callback API. Its own threads run each
-// handler, which decodes, admits the request to the engine and returns without waiting; the
-// answer is written when the engine completes it (on the instance worker that did) or when the
-// model control thread finishes a load. No thread waits for a request.
+// handler, which decodes, admits the request to the engine and returns without waiting. The
+// worker that completes a request posts it to the server's answer threads, which encode it and
+// finish the call; a load or unload is answered from the model control thread. No thread waits
+// for a request, and no worker encodes.
 #pragma once
 
 #include <chrono>
@@ -25,6 +26,7 @@ struct GrpcServerOptions {
   int port = 8001;  // --grpc-port; 0: any free port
   // The largest request message (--max-body-bytes, as for HTTP bodies).
   uint64_t max_message_bytes = 64ull << 20;
+  int answer_threads = 2;  // encode completed requests' answers (--http-threads)
 };
 
 class GrpcServer {

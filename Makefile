@@ -68,7 +68,7 @@ tsan-test: setup
 # A crash leaves its input in build-fuzz/ and fails the run.
 FUZZ_RUNS ?= 300000
 FUZZ_SECONDS ?= 120
-FUZZERS = v2_request npy image compressed_body
+FUZZERS = v2_request npy image compressed_body grpc_request
 fuzz-test: setup
 	@cmake -S . -B build-fuzz -G Ninja -DTANDEM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_COMPILER=clang++ >/dev/null

@@ -56,6 +56,7 @@ struct ServeFlags {
   bool multi_model = false;  // also SAGEMAKER_MULTI_MODEL=true, as SageMaker sets it
   std::string multi_model_root = "/opt/ml/models";
   std::vector<std::string> memory_limits;  // DEVICE=BYTES or DEVICE=FRACTION
+  uint64_t max_inflight_bytes = 0;         // 0: a quarter of the host's memory
   int grpc_port = 8001;
   std::optional<bool> allow_grpc;  // unset: on, except in SageMaker mode
 };
@@ -204,10 +205,13 @@ int Serve(ServeFlags flags) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   HttpCounters counters;
+  if (flags.max_inflight_bytes == 0) flags.max_inflight_bytes = HostMemoryBytes() / 4;
+  RequestMemory request_memory(flags.max_inflight_bytes);
   ModelControl control(**engine, *mode, std::chrono::seconds(flags.repository_poll_secs));
   MultiModel multi_model(**engine, control, flags.multi_model_root);
-  Routes routes(**engine, RouteOptions{flags.default_model, &counters, &control,
-                                       flags.multi_model ? &multi_model : nullptr});
+  Routes routes(**engine,
+                RouteOptions{flags.default_model, &counters, &control,
+                             flags.multi_model ? &multi_model : nullptr, &request_memory});
   if (flags.multi_model) {
     spdlog::info("multi-model endpoint: artifacts load from under {}", flags.multi_model_root);
   }
@@ -222,6 +226,7 @@ int Serve(ServeFlags flags) {
   server_options.header_timeout = std::chrono::seconds(flags.header_timeout_s);
   server_options.body_timeout = std::chrono::seconds(flags.body_timeout_s);
   server_options.counters = &counters;
+  server_options.request_memory = &request_memory;
   // Listen before loading, so that connections are accepted at once and /ping tells the truth
   // (503) while models load.
   auto server = HttpServer::Start(
@@ -234,7 +239,8 @@ int Serve(ServeFlags flags) {
   std::unique_ptr<GrpcServer> grpc;
   if (flags.allow_grpc.value_or(!sagemaker_mode && !flags.multi_model)) {
     auto started = GrpcServer::Start(
-        {flags.host, flags.grpc_port, flags.max_body_bytes, flags.http_threads}, **engine, control);
+        {flags.host, flags.grpc_port, flags.max_body_bytes, flags.http_threads, &request_memory},
+        **engine, control);
     if (!started.ok()) {
       spdlog::error("{}", started.status().message());
       return 1;
@@ -330,6 +336,9 @@ int main(int argc, char** argv) {
       ->add_option("--max-body-bytes", flags.max_body_bytes,
                    "largest request body accepted; larger ones get 413")
       ->capture_default_str();
+  serve->add_option("--max-inflight-bytes", flags.max_inflight_bytes,
+                    "the most bytes of request bodies held at once, over HTTP and gRPC; a request "
+                    "that would pass it gets 503 (default: a quarter of the host's memory)");
   serve
       ->add_option("--max-header-bytes", flags.max_header_bytes,
                    "largest request line and headers accepted; larger get 431")

@@ -229,6 +229,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(beast::error_code ec) {
     EndReadDeadline();
     if (ec) return OnReadError(ec, "headers", shared_.options.header_timeout);
+    // A body is held against the budget from its announced length, before any of it is read
+    // (one over --max-body-bytes is left to the parser's 413).
+    uint64_t announced = parser_->content_length().value_or(0);
+    if (announced > shared_.options.max_body_bytes) announced = 0;
+    hold_ = shared_.options.request_memory->TryHold(announced);
+    if (!hold_) return RefuseForMemory(announced);
     const auto& req = parser_->get();
     // Clients such as curl wait for "100 Continue" before sending a large body.
     if (req[http::field::expect] == "100-continue") {
@@ -245,14 +251,39 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
+    if (parser_->is_done()) return OnRead();  // no body
     StartReadDeadline(shared_.options.body_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->EndReadDeadline();
-                       if (ec)
-                         return self->OnReadError(ec, "body", self->shared_.options.body_timeout);
-                       self->OnRead();
-                     });
+    ReadSomeBody();
+  }
+
+  // Reads the body as it arrives; a body of unannounced length (chunked) grows its hold as it
+  // does, and is refused once that would pass the budget.
+  void ReadSomeBody() {
+    http::async_read_some(
+        stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) {
+            self->EndReadDeadline();
+            return self->OnReadError(ec, "body", self->shared_.options.body_timeout);
+          }
+          const uint64_t arrived = self->parser_->get().body().size();
+          if (arrived > self->hold_->bytes() && !self->hold_->Resize(arrived)) {
+            self->EndReadDeadline();
+            return self->RefuseForMemory(arrived);
+          }
+          if (!self->parser_->is_done()) return self->ReadSomeBody();
+          self->EndReadDeadline();
+          self->OnRead();
+        });
+  }
+
+  // 503 for a body that does not fit --max-inflight-bytes; what is left of it is not read.
+  void RefuseForMemory(uint64_t bytes) {
+    hold_.reset();
+    keep_alive_ = false;
+    HttpResponse refused =
+        ErrorResponse(503, shared_.options.request_memory->RefusalMessage(bytes));
+    refused.headers.emplace_back("Retry-After", "1");
+    Send(std::move(refused));
   }
 
   void OnReadError(beast::error_code ec, const char* part, std::chrono::seconds limit) {
@@ -325,6 +356,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool timed_out_ = false;  // read_deadline_ fired and cancelled the read
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::unique_ptr<RequestMemory::Hold> hold_;  // the body being read, against the budget
   Shared& shared_;
   bool keep_alive_ = true;
   bool idle_ = false;  // waiting for the first byte of a request
@@ -397,12 +429,17 @@ void Session::OnRead() {
       const Status& failed = inflated.status();
       return Send(ErrorResponse(HttpStatusFor(failed.code()), failed.message()));
     }
+    if (!hold_->Resize(hold_->bytes() + inflated->size())) {
+      return RefuseForMemory(inflated->size());
+    }
     req.body() = std::move(*inflated);
+    hold_->Resize(req.body().size());  // the compressed bytes are gone
     std::erase_if(request.headers, [](const auto& header) {
       return strcasecmp(header.first.c_str(), "Content-Encoding") == 0;
     });
   }
-  request.body = std::make_shared<const std::string>(std::move(req.body()));
+  // The hold goes with the body: it lasts until the last tensor viewing the body is gone.
+  request.body = RequestMemory::Owning(std::move(req.body()), std::move(hold_));
   ++shared_.counters.requests_in_flight;
   shared_.handler(std::make_shared<Exchange>(shared_from_this(), std::move(request)));
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "server/request_memory.h"
 
 namespace tandem {
 
@@ -90,6 +91,9 @@ struct HttpServerOptions {
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{60};
   HttpCounters* counters = nullptr;  // where to count; must outlive the server; never null
+  // The budget request bodies are held against (--max-inflight-bytes); must outlive the
+  // server; never null.
+  RequestMemory* request_memory = nullptr;
 };
 
 class HttpServer {

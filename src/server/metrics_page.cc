@@ -30,8 +30,9 @@ double ResidentBytes() {
 
 }  // namespace
 
-MetricsPage::MetricsPage(const Engine& engine, const HttpCounters& counters)
-    : engine_(engine), counters_(counters) {}
+MetricsPage::MetricsPage(const Engine& engine, const HttpCounters& counters,
+                         const RequestMemory& memory)
+    : engine_(engine), counters_(counters), memory_(memory) {}
 
 double MetricsPage::BusyRatio(const EngineMetrics::DeviceEntry& device, Clock::time_point now) {
   BusySample& last = last_[device.device.ToString()];
@@ -195,6 +196,14 @@ std::string MetricsPage::Render() {
     out.Sample("tandem_http_responses_total", {{"code", std::to_string(code)}},
                static_cast<double>(count));
   }
+  gauge("tandem_request_bytes_held", "gauge",
+        "Bytes of request bodies and gRPC request messages the server holds now.",
+        static_cast<double>(memory_.held()));
+  gauge("tandem_request_bytes_limit", "gauge", "--max-inflight-bytes.",
+        static_cast<double>(memory_.limit()));
+  gauge("tandem_requests_refused_for_memory_total", "counter",
+        "Requests refused (503, gRPC UNAVAILABLE) because they would pass --max-inflight-bytes.",
+        static_cast<double>(memory_.refused()));
   gauge("tandem_process_resident_memory_bytes", "gauge", "Resident memory of the server process.",
         ResidentBytes());
   return out.text();

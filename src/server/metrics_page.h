@@ -11,13 +11,14 @@
 
 #include "engine/engine.h"
 #include "server/http_server.h"
+#include "server/request_memory.h"
 
 namespace tandem {
 
 class MetricsPage {
  public:
   // `engine` and `counters` must outlive the page.
-  MetricsPage(const Engine& engine, const HttpCounters& counters);
+  MetricsPage(const Engine& engine, const HttpCounters& counters, const RequestMemory& memory);
 
   std::string Render();
 
@@ -29,6 +30,7 @@ class MetricsPage {
 
   const Engine& engine_;
   const HttpCounters& counters_;
+  const RequestMemory& memory_;
   std::mutex mu_;
   struct BusySample {
     Clock::time_point at;

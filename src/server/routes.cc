@@ -285,7 +285,9 @@ HttpResponse StatusResponse(const Status& status) {
 }
 
 Routes::Routes(Engine& engine, RouteOptions options)
-    : engine_(engine), options_(std::move(options)), metrics_(engine, *options_.http_counters) {}
+    : engine_(engine),
+      options_(std::move(options)),
+      metrics_(engine, *options_.http_counters, *options_.request_memory) {}
 
 void Routes::Handle(std::shared_ptr<HttpExchange> exchange) {
   const HttpRequest& request = exchange->request();

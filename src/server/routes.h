@@ -27,6 +27,8 @@ struct RouteOptions {
   ModelControl* control = nullptr;
   // SageMaker multi-model endpoints: set, /models routes serve and /ping reports liveness.
   MultiModel* multi_model = nullptr;
+  // The request bodies' budget, for /metrics; must outlive the routes; never null.
+  const RequestMemory* request_memory = nullptr;
 };
 
 class Routes {

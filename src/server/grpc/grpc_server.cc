@@ -39,6 +39,26 @@ void ApplyCallDeadline(const grpc::CallbackServerContext& context, InferRequest&
   if (!request.timeout || timeout < *request.timeout) request.timeout = timeout;
 }
 
+// `message` moved into a buffer that holds its bytes against `memory` for as long as a tensor
+// views it; nullptr, and `refused` says why, if they do not fit.
+std::shared_ptr<const ModelInferRequest> Held(ModelInferRequest& message, RequestMemory& memory,
+                                              Status& refused) {
+  const uint64_t bytes = message.ByteSizeLong();
+  std::unique_ptr<RequestMemory::Hold> hold = memory.TryHold(bytes);
+  if (!hold) {
+    refused = Unavailable(memory.RefusalMessage(bytes));
+    return nullptr;
+  }
+  struct Owned {
+    ModelInferRequest message;
+    std::unique_ptr<RequestMemory::Hold> hold;
+  };
+  auto owned = std::make_shared<Owned>();
+  owned->message.Swap(&message);
+  owned->hold = std::move(hold);
+  return std::shared_ptr<const ModelInferRequest>(owned, &owned->message);
+}
+
 // Model control takes no files or config from the request: models load from the repository
 // only, by name (as over HTTP).
 Status CheckLoadRequest(
@@ -60,8 +80,9 @@ class StreamReactor;
 class Service final : public GRPCInferenceService::CallbackService {
  public:
   // `answers`: where completed requests are encoded, never on the worker that completed them.
-  Service(Engine& engine, ModelControl& control, boost::asio::thread_pool& answers)
-      : engine_(engine), control_(control), answers_(answers) {}
+  Service(Engine& engine, ModelControl& control, boost::asio::thread_pool& answers,
+          RequestMemory& memory)
+      : engine_(engine), control_(control), answers_(answers), memory_(memory) {}
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
                                        const inference::ServerLiveRequest*,
@@ -167,9 +188,10 @@ class Service final : public GRPCInferenceService::CallbackService {
     // The tensors are views of the request message, and may outlive this call in the engine:
     // its contents move into a message they keep alive. gRPC hands the request as const, but
     // it is this call's alone until Finish, and read by nothing else.
-    auto owned = std::make_shared<ModelInferRequest>();
-    owned->Swap(const_cast<ModelInferRequest*>(request));
-    auto decoded = DecodeInferRequest(std::move(owned));
+    Status refused;
+    auto held = Held(*const_cast<ModelInferRequest*>(request), memory_, refused);
+    if (held == nullptr) return Answer(context, refused);
+    auto decoded = DecodeInferRequest(std::move(held));
     if (!decoded.ok()) return Answer(context, decoded.status());
     ApplyCallDeadline(*context, *decoded);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -190,6 +212,7 @@ class Service final : public GRPCInferenceService::CallbackService {
   Engine& engine_;
   ModelControl& control_;
   boost::asio::thread_pool& answers_;
+  RequestMemory& memory_;
 };
 
 // One ModelStreamInfer call: each request read is admitted at once, and each answer written as
@@ -199,9 +222,9 @@ class Service final : public GRPCInferenceService::CallbackService {
 class StreamReactor final
     : public grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse> {
  public:
-  StreamReactor(Engine& engine, boost::asio::thread_pool& answers,
+  StreamReactor(Engine& engine, boost::asio::thread_pool& answers, RequestMemory& memory,
                 grpc::CallbackServerContext* context)
-      : engine_(engine), answers_(answers), context_(context) {
+      : engine_(engine), answers_(answers), memory_(memory), context_(context) {
     Read();
   }
 
@@ -211,14 +234,17 @@ class StreamReactor final
       reading_ = false;
       return MaybeFinish(lock);
     }
-    std::shared_ptr<ModelInferRequest> request = std::move(reading_message_);
+    std::unique_ptr<ModelInferRequest> read = std::move(reading_message_);
     {
       std::lock_guard lock(mu_);
       ++pending_;
     }
     Read();
-    const std::string model = request->model_name(), id = request->id();
-    auto decoded = DecodeInferRequest(std::move(request));
+    const std::string model = read->model_name(), id = read->id();
+    Status refused;
+    auto held = Held(*read, memory_, refused);
+    if (held == nullptr) return Write(model, id, refused);
+    auto decoded = DecodeInferRequest(std::move(held));
     if (!decoded.ok()) return Write(model, id, decoded.status());
     ApplyCallDeadline(*context_, *decoded);
     engine_.Infer(std::move(*decoded), [this, model, id](StatusOr<InferResponse> result) {
@@ -247,7 +273,7 @@ class StreamReactor final
 
  private:
   void Read() {
-    reading_message_ = std::make_shared<ModelInferRequest>();
+    reading_message_ = std::make_unique<ModelInferRequest>();
     StartRead(reading_message_.get());
   }
 
@@ -279,8 +305,9 @@ class StreamReactor final
 
   Engine& engine_;
   boost::asio::thread_pool& answers_;
+  RequestMemory& memory_;
   grpc::CallbackServerContext* const context_;
-  std::shared_ptr<ModelInferRequest> reading_message_;  // the read in progress (one at a time)
+  std::unique_ptr<ModelInferRequest> reading_message_;  // the read in progress (one at a time)
   std::mutex mu_;
   // Answers to write, in order; the front is being written. Guarded by mu_; a deque, so the
   // front stays where it is while others are added.
@@ -292,7 +319,7 @@ class StreamReactor final
 
 grpc::ServerBidiReactor<ModelInferRequest, ModelStreamInferResponse>* Service::ModelStreamInfer(
     grpc::CallbackServerContext* context) {
-  return new StreamReactor(engine_, answers_, context);
+  return new StreamReactor(engine_, answers_, memory_, context);
 }
 
 }  // namespace
@@ -313,7 +340,8 @@ GrpcServer::~GrpcServer() { Shutdown(std::chrono::system_clock::now()); }
 StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& options,
                                                         Engine& engine, ModelControl& control) {
   auto impl = std::make_unique<Impl>(std::max(1, options.answer_threads));
-  impl->service = std::make_unique<Service>(engine, control, impl->answers);
+  impl->service =
+      std::make_unique<Service>(engine, control, impl->answers, *options.request_memory);
   const std::string address = options.host + ":" + std::to_string(options.port);
   int port = 0;
   grpc::ServerBuilder builder;
@@ -321,6 +349,10 @@ StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions&
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<uint64_t>(options.max_message_bytes, INT_MAX)));
   builder.SetMaxSendMessageSize(-1);  // answers are as large as the model makes them
+  // gRPC's own buffers (messages being received) are bounded by the same limit.
+  grpc::ResourceQuota quota("tandem-grpc");
+  quota.Resize(static_cast<size_t>(options.request_memory->limit()));
+  builder.SetResourceQuota(quota);
   builder.RegisterService(impl->service.get());
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || port == 0) {

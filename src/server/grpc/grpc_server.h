@@ -18,6 +18,7 @@
 #include "core/status.h"
 #include "engine/engine.h"
 #include "engine/model_control.h"
+#include "server/request_memory.h"
 
 namespace tandem {
 
@@ -27,6 +28,9 @@ struct GrpcServerOptions {
   // The largest request message (--max-body-bytes, as for HTTP bodies).
   uint64_t max_message_bytes = 64ull << 20;
   int answer_threads = 2;  // encode completed requests' answers (--http-threads)
+  // The budget request messages are held against (--max-inflight-bytes), with HTTP's bodies;
+  // must outlive the server; never null.
+  RequestMemory* request_memory = nullptr;
 };
 
 class GrpcServer {

@@ -9,8 +9,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  const auto encoding = data[0] % 2 == 0 ? tandem::ContentEncoding::kGzip
-                                         : tandem::ContentEncoding::kDeflate;
+  const auto encoding =
+      data[0] % 2 == 0 ? tandem::ContentEncoding::kGzip : tandem::ContentEncoding::kDeflate;
   constexpr uint64_t kLimit = 1 << 16;
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   auto inflated = tandem::Decompress(encoding, body, kLimit);

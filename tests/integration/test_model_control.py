@@ -205,14 +205,6 @@ instances: [{devices: cpu, count: 1}]
 """
 
 
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
 def save_wide(folder):
     """An 8 MB TorchScript model (1024 × 2048 weights and 2048 biases, FP32) in `folder`."""
     import torch
@@ -278,8 +270,8 @@ def test_load_infer_unload_cycles_give_their_memory_back(tmp_path):
             assert r.status == 200 and len(r.json()["outputs"][0]["data"]) == 2048, r.body
             assert control(s, "wide", "unload").status == 200
             if cycle == 9:
-                settled = rss_bytes(s.process.pid)
-        grown = rss_bytes(s.process.pid) - settled
+                settled = s.resident_bytes()
+        grown = s.resident_bytes() - settled
         assert grown < 48 << 20, f"grew {grown >> 20} MiB over 50 cycles"
     finally:
         assert s.stop() == 0

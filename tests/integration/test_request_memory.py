@@ -19,14 +19,6 @@ BUDGET = 64 << 20
 BODY = 20 << 20  # each large client announces this much
 
 
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
 def headers(length=None, chunked=False):
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {length}"
     return (f"POST /v2/models/two_outputs/infer HTTP/1.1\r\nHost: t\r\n"
@@ -57,7 +49,7 @@ def small_request(s):
 
 def test_a_flood_of_slow_large_bodies(server):
     s = server
-    before = rss_bytes(s.process.pid)
+    before = s.resident_bytes()
     clients, refused, held = [], [], []
     for _ in range(12):  # 240 MiB announced against a 64 MiB budget
         sock = socket.create_connection(("127.0.0.1", s.port))
@@ -94,7 +86,7 @@ def test_a_flood_of_slow_large_bodies(server):
     assert value(m, "tandem_request_bytes_held") >= len(held) * BODY
     assert value(m, "tandem_request_bytes_held") <= BUDGET + (1 << 20)
     assert value(m, "tandem_requests_refused_for_memory_total") >= len(refused) + 1
-    grown = rss_bytes(s.process.pid) - before
+    grown = s.resident_bytes() - before
     assert grown < BUDGET + (48 << 20), f"grew {grown >> 20} MiB"
 
     # gRPC shares the budget: a 24 MB tensor does not fit now; a small one does.

@@ -84,6 +84,14 @@ class TandemServer:
             time.sleep(0.05)
         raise TimeoutError("tandem did not become ready:\n" + "\n".join(self.log))
 
+    def resident_bytes(self) -> int:
+        """The server process's resident memory (VmRSS)."""
+        with open(f"/proc/{self.process.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS")
+
     def stop(self) -> int:
         """Sends SIGTERM and returns the exit code."""
         if self.process.poll() is None:

@@ -129,7 +129,7 @@ TEST(V2DecodeTest, BinaryBytesElementsThatOverrunAreRefused) {
                  "claims 255 bytes");
 }
 
-TEST(V2DecodeTest, RawBodyNeedsOneFixedShapeInput) {
+TEST(V2DecodeTest, RawBodyFillsOneInputWithAtMostOneFreeDimension) {
   ModelConfig config;
   config.name = "m";
   config.max_batch_size = 4;
@@ -139,8 +139,17 @@ TEST(V2DecodeTest, RawBodyNeedsOneFixedShapeInput) {
   EXPECT_EQ(r->request.inputs[0].tensor.shape(), Shape({1, 2}));
   EXPECT_TRUE(r->encoding.binary_by_default);
   EXPECT_FALSE(DecodeRawInferRequest(Body(std::string(7, '\0')), config).ok());
-  config.inputs[0].shape = Shape({-1});
-  ExpectRejected(DecodeRawInferRequest(Body(std::string(8, '\0')), config), "any size");
+  // One dimension of any size is the one the body's size gives, as Triton infers it.
+  config.inputs[0].shape = Shape({-1, 3});
+  auto free = DecodeRawInferRequest(Body(std::string(24, '\0')), config);
+  ASSERT_TRUE(free.ok()) << free.status().message();
+  EXPECT_EQ(free->request.inputs[0].tensor.shape(), Shape({1, 2, 3}));
+  ExpectRejected(DecodeRawInferRequest(Body(std::string(20, '\0')), config), "do not divide");
+  config.inputs[0].shape = Shape({-1, -1});
+  ExpectRejected(DecodeRawInferRequest(Body(std::string(8, '\0')), config),
+                 "more than one dimension of any size");
+  config.inputs[0] = {"s", DataType::kBytes, Shape({-1})};
+  ExpectRejected(DecodeRawInferRequest(Body(std::string(8, '\0')), config), "BYTES");
 }
 
 TEST(V2EncodeTest, JsonAndBinaryOutputs) {

@@ -1,8 +1,5 @@
 #include "server/grpc/grpc_codec.h"
 
-#include <cstring>
-#include <type_traits>
-
 namespace tandem {
 namespace {
 

@@ -1,7 +1,6 @@
 #include "server/grpc/grpc_server.h"
 
 #include <grpcpp/grpcpp.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -74,8 +73,6 @@ Status CheckLoadRequest(
   }
   return Status::Ok();
 }
-
-class StreamReactor;
 
 class Service final : public GRPCInferenceService::CallbackService {
  public:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from support.server import start_server, tandem_binary
+from support.server import port_flags, start_server, tandem_binary
 
 SLOW = """\
 backend: sim
@@ -142,7 +142,7 @@ def test_strict_refuses_a_repository_with_problems(repository, tmp_path):
     (tmp_path / "good").symlink_to(repository / "versioned")
     (tmp_path / "typo").mkdir()
     (tmp_path / "typo" / "model.yaml").write_text("backend: torchscript\ninputs: []\n")
-    cmd = [tandem_binary(), "serve", "--port", "0", "--model-repository", str(tmp_path)]
+    cmd = [tandem_binary(), "serve", *port_flags(), "--model-repository", str(tmp_path)]
     lenient = start_server(tmp_path, wait_ready=False)
     assert lenient.stop() == 0  # without --strict it serves what it can
     strict = subprocess.run(cmd + ["--strict"], capture_output=True, text=True, timeout=60)
@@ -156,7 +156,7 @@ def test_strict_stops_when_a_model_fails_to_load(repository, tmp_path):
     (tmp_path / "corrupt" / "model.yaml").write_text(
         (repository / "versioned" / "model.yaml").read_text())
     (tmp_path / "corrupt" / "1" / "model.pt").write_bytes(b"not a TorchScript archive")
-    cmd = [tandem_binary(), "serve", "--port", "0", "--model-repository", str(tmp_path),
+    cmd = [tandem_binary(), "serve", *port_flags(), "--model-repository", str(tmp_path),
            "--strict"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1

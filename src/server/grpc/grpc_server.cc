@@ -156,27 +156,13 @@ class Service final : public GRPCInferenceService::CallbackService {
   grpc::ServerUnaryReactor* RepositoryModelLoad(
       grpc::CallbackServerContext* context, const inference::RepositoryModelLoadRequest* request,
       inference::RepositoryModelLoadResponse*) override {
-    if (Status checked = CheckLoadRequest(request->model_name(), request->parameters());
-        !checked.ok()) {
-      return Answer(context, checked);
-    }
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    control_.Load(request->model_name(),
-                  [reactor](Status status) { reactor->Finish(GrpcStatus(status)); });
-    return reactor;
+    return Control(context, *request, /*load=*/true);
   }
 
   grpc::ServerUnaryReactor* RepositoryModelUnload(
       grpc::CallbackServerContext* context, const inference::RepositoryModelUnloadRequest* request,
       inference::RepositoryModelUnloadResponse*) override {
-    if (Status checked = CheckLoadRequest(request->model_name(), request->parameters());
-        !checked.ok()) {
-      return Answer(context, checked);
-    }
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    control_.Unload(request->model_name(),
-                    [reactor](Status status) { reactor->Finish(GrpcStatus(status)); });
-    return reactor;
+    return Control(context, *request, /*load=*/false);
   }
 
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
@@ -206,6 +192,24 @@ class Service final : public GRPCInferenceService::CallbackService {
       grpc::CallbackServerContext* context) override;
 
  private:
+  // A load or unload, queued on the model control thread, which finishes the call.
+  template <typename Request>
+  grpc::ServerUnaryReactor* Control(grpc::CallbackServerContext* context, const Request& request,
+                                    bool load) {
+    if (Status checked = CheckLoadRequest(request.model_name(), request.parameters());
+        !checked.ok()) {
+      return Answer(context, checked);
+    }
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    auto finish = [reactor](Status status) { reactor->Finish(GrpcStatus(status)); };
+    if (load) {
+      control_.Load(request.model_name(), std::move(finish));
+    } else {
+      control_.Unload(request.model_name(), std::move(finish));
+    }
+    return reactor;
+  }
+
   Engine& engine_;
   ModelControl& control_;
   boost::asio::thread_pool& answers_;

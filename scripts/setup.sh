@@ -5,7 +5,12 @@
 #     logging, images, compression, gRPC, tests).
 #   - A Python virtual environment outside the clone, keyed by a hash of requirements.txt,
 #     holding the pinned torch wheel (LibTorch for the C++ build) and the test clients, with the
-#     light tools of requirements-tools.txt installed on top.
+#     light tools of requirements-tools.txt installed on top, and perf_analyzer (below).
+#   - perf_analyzer, the v2 load generator, as `.venv/bin/perf_analyzer`: the binary bundled in
+#     the tritonclient 2.51.0 manylinux1 wheel (the newest that runs on Debian 12's glibc),
+#     unzipped from the wheel rather than pip-installed (that wheel pins numpy<2), with the CUDA
+#     runtime it links (libcudart.so.12, from the nvidia-cuda-runtime-cu12 wheel; no GPU needed)
+#     beside it. The tests and `make bench-perf-analyzer` run it.
 #
 #   - With --build-only (the container image's build stage): only the Debian packages needed to
 #     build, not the test tools (clang for the fuzzers, clang-format, wrk, curl).
@@ -36,7 +41,7 @@ apt_packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-$build_only || apt_packages+=(clang-format clang libclang-rt-14-dev curl wrk)
+$build_only || apt_packages+=(clang-format clang libclang-rt-14-dev curl wrk libb64-0d)
 
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -83,6 +88,43 @@ if [ ! -f "$venv/.tools-$tools_hash" ]; then
   "$venv/bin/pip" install -q -r "$root/requirements-tools.txt" >&2
   rm -f "$venv"/.tools-*
   touch "$venv/.tools-$tools_hash"
+fi
+# perf_analyzer and its CUDA runtime in $venv/lib/perf_analyzer, started by a wrapper that puts
+# that folder on its library path (the wheels' versions are the marker's name).
+perf_analyzer_wheels=(tritonclient==2.51.0 nvidia-cuda-runtime-cu12==12.9.79)
+perf_analyzer_marker="$venv/.perf-analyzer-$(echo "${perf_analyzer_wheels[*]}" | sha256sum | cut -c1-12)"
+if ! $build_only && [ ! -f "$perf_analyzer_marker" ]; then
+  echo "setup: installing perf_analyzer from ${perf_analyzer_wheels[*]}" >&2
+  dir="$venv/lib/perf_analyzer" downloads=$(mktemp -d)
+  rm -rf "$dir" && mkdir -p "$dir"
+  "$venv/bin/pip" download -q --no-deps --only-binary=:all: --platform manylinux1_x86_64 \
+    --platform manylinux2014_x86_64 -d "$downloads" "${perf_analyzer_wheels[@]}" >&2
+  "$venv/bin/python" - "$downloads" "$dir" <<'PY'
+import pathlib, sys, zipfile
+downloads, target = map(pathlib.Path, sys.argv[1:])
+wanted = {"perf_analyzer": "data/bin/perf_analyzer", "libcudart.so.12": "lib/libcudart.so.12"}
+for wheel in downloads.glob("*.whl"):
+    with zipfile.ZipFile(wheel) as z:
+        for name in z.namelist():
+            for file, suffix in wanted.items():
+                if name.endswith(suffix):
+                    (target / file).write_bytes(z.read(name))
+                    (target / file).chmod(0o755)
+missing = [f for f in wanted if not (target / f).exists()]
+if missing:
+    sys.exit(f"setup: the wheels lack {missing}")
+PY
+  rm -rf "$downloads"
+  cat >"$venv/bin/perf_analyzer" <<'SH'
+#!/bin/sh
+# perf_analyzer from the tritonclient 2.51.0 wheel, with the CUDA runtime it links beside it.
+dir=$(dirname "$(readlink -f "$0")")/../lib/perf_analyzer
+LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$dir/perf_analyzer" "$@"
+SH
+  chmod +x "$venv/bin/perf_analyzer"
+  "$venv/bin/perf_analyzer" --version >&2
+  rm -f "$venv"/.perf-analyzer-*
+  touch "$perf_analyzer_marker"
 fi
 # A stable name for the cached environment, so the Makefile and tests need not know the hash.
 ln -sfn "$venv" "$root/.venv"

@@ -47,7 +47,13 @@ std::vector<PipelineServable::StepReport> PipelineServable::StepReports() const 
 
 Status PipelineServable::Start(std::vector<Tensor> inputs, const Options& options,
                                std::function<void(StatusOr<std::vector<Tensor>>)> done) {
-  executor_->Run(std::move(inputs), options.deadline, std::move(done));
+  ModelStats* stats = options.stats ? options.stats : &this->stats();
+  executor_->Run(std::move(inputs), options.deadline,
+                 [stats, started = SteadyClock::now(),
+                  done = std::move(done)](StatusOr<std::vector<Tensor>> result) mutable {
+                   if (result.ok()) stats->RecordRun(SteadyClock::now() - started);
+                   done(std::move(result));
+                 });
   return Status::Ok();
 }
 

@@ -44,6 +44,19 @@ void ModelStats::RecordBatch(const std::vector<std::chrono::nanoseconds>& queued
   stats_.batch_compute_infer[items].Add(infer);
 }
 
+void ModelStats::RecordRun(std::chrono::nanoseconds run) {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  std::lock_guard lock(mu_);
+  stats_.last_inference_ms = static_cast<uint64_t>(now_ms.count());
+  stats_.inference_count += 1;
+  stats_.execution_count += 1;
+  stats_.queue.Add(std::chrono::nanoseconds(0));
+  stats_.compute_input.Add(std::chrono::nanoseconds(0));
+  stats_.compute_infer.Add(run);
+  stats_.compute_output.Add(std::chrono::nanoseconds(0));
+}
+
 ModelStatsSnapshot ModelStats::Snapshot() const {
   ModelStatsSnapshot snapshot;
   {

@@ -62,6 +62,12 @@ class ModelStats {
                    std::chrono::nanoseconds input, std::chrono::nanoseconds infer,
                    std::chrono::nanoseconds output);
 
+  // One request a pipeline answered. A pipeline has no queue or batches of its own (its steps'
+  // are in their models' statistics): the request counts as one execution of one item, queued
+  // for no time, its run (from its first step submitted to its last step done) as its
+  // compute_infer, so v2 readers find a pipeline's counts consistent, as a model's are.
+  void RecordRun(std::chrono::nanoseconds run);
+
   ModelStatsSnapshot Snapshot() const;
 
  private:

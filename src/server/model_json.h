@@ -10,9 +10,12 @@
 
 namespace tandem {
 
-// What the server says of itself and its models on both protocols (HTTP here, and gRPC).
+// What the server says of itself and its models on both protocols (HTTP here, and gRPC). The
+// extensions are Triton's names for what Tandem implements; clients look them up (the
+// performance analyzer reads a model's server-side statistics only when "statistics" is listed).
 inline constexpr const char* kServerVersion = "0.1.0";
-inline constexpr const char* kServerExtensions[] = {"binary_tensor_data"};
+inline constexpr const char* kServerExtensions[] = {"binary_tensor_data", "model_configuration",
+                                                    "model_repository", "statistics"};
 // The v2 `platform` of a model (its backend's; "pipeline" for a pipeline).
 std::string ModelPlatform(const ModelConfig& config);
 // The model-config format's type names ("TYPE_FP32"); BYTES is "TYPE_STRING" there.

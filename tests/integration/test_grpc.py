@@ -46,7 +46,7 @@ def test_health_and_metadata(client):
     assert client.is_model_ready("classifier")
     assert not client.is_model_ready("nope")
     meta = client.get_server_metadata()
-    assert meta.name == "tandem" and "binary_tensor_data" in meta.extensions
+    assert meta.name == "tandem" and "statistics" in meta.extensions
     model = client.get_model_metadata("classifier", as_json=True)
     assert model["platform"] == "pytorch_libtorch" and model["versions"] == ["1"]
     assert model["inputs"] == [{"name": "image", "datatype": "FP32",

@@ -89,6 +89,26 @@ def test_a_pipeline_is_served_like_a_model(sim_pipelines):
     assert index["kept"] == "READY" and index["spread"] == "READY"
 
 
+def test_a_pipelines_statistics_count_each_request_once(sim_pipelines):
+    def stats():
+        (entry,) = sim_pipelines.get("/v2/models/kept/stats").json()["model_stats"]
+        return entry
+
+    before = stats()
+    run_clients(sim_pipelines, "kept", clients=2, each=3)
+    after = stats()
+    delta = {k: {f: after["inference_stats"][k][f] - before["inference_stats"][k][f]
+                 for f in ("count", "ns")} for k in after["inference_stats"]}
+    # As a model's: every request queued and computed once (a pipeline has no queue of its own,
+    # its run is its compute), one execution of one item each, within its time to the answer.
+    for phase in ("success", "queue", "compute_input", "compute_infer", "compute_output"):
+        assert delta[phase]["count"] == 6, (phase, delta)
+    assert after["execution_count"] - before["execution_count"] == 6
+    assert after["inference_count"] - before["inference_count"] == 6
+    assert delta["queue"]["ns"] == 0
+    assert 0 < delta["compute_infer"]["ns"] <= delta["success"]["ns"]
+
+
 def test_affinity_keeps_each_run_on_one_device(sim_pipelines):
     a0, b0 = per_device(sim_pipelines, "step_a"), per_device(sim_pipelines, "step_b")
     run_clients(sim_pipelines, "kept")

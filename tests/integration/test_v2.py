@@ -27,7 +27,8 @@ def v2_input(name, array, datatype):
 def test_server_metadata_and_health(server):
     meta = server.get("/v2").json()
     assert meta["name"] == "tandem"
-    assert "binary_tensor_data" in meta["extensions"]
+    assert meta["extensions"] == ["binary_tensor_data", "model_configuration",
+                                  "model_repository", "statistics"]
     assert server.get("/v2/health/live").status == 200
     assert server.get("/v2/health/ready").status == 200
 

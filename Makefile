@@ -8,7 +8,7 @@ export CCACHE_NOHASHDIR := 1
 
 .PHONY: setup build example run test unit-test py-test soak-test sanitize-test tsan-test fuzz-test \
 	format-check bench-scaling bench-placement bench-pipeline bench-stages bench-compiled \
-	bench-reload clean
+	bench-reload bench-perf-analyzer clean
 
 # SETUP_FLAGS=--build-only: no test tools (the container image's build stage).
 setup:
@@ -120,6 +120,11 @@ bench-compiled: example
 # Reloads under load, load time and memory over load/unload cycles (model control, explicit).
 bench-reload: example
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/reload/run.py
+
+# perf_analyzer over HTTP and gRPC and wrk on the same HTTP requests, side by side: an identity
+# model, the classifier and remove_background (about 12 minutes on 2 cores).
+bench-perf-analyzer: example
+	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/perf_analyzer/run.py
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -1,5 +1,5 @@
-"""Shared by the benchmark scripts: the example repository, running wrk, and writing a section
-of docs/performance.md."""
+"""Shared by the benchmark scripts: the example repository, an identity model, running wrk, and
+writing a section of docs/performance.md."""
 
 from __future__ import annotations
 
@@ -26,6 +26,28 @@ def copy_example(root: pathlib.Path, backend: str = "torchscript") -> pathlib.Pa
         config.write_text(re.sub(r"^backend: \w+", f"backend: {backend}", config.read_text(),
                                  flags=re.M))
     return root
+
+
+def torchscript_identity(path: pathlib.Path) -> None:
+    """A TorchScript model at `path` that returns its input."""
+    import torch
+
+    class Identity(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    torch.jit.script(Identity()).save(str(path))
+
+
+def wrk_script(path: pathlib.Path, body: bytes, headers: dict[str, str]) -> pathlib.Path:
+    """A wrk script at `path` that POSTs `body` (read from a file beside it: it may be binary)
+    with `headers`."""
+    body_file = path.with_suffix(".body")
+    body_file.write_bytes(body)
+    path.write_text(f'local f = io.open("{body_file}", "rb")\nwrk.method = "POST"\n'
+                    'wrk.body = f:read("*all")\nf:close()\n' +
+                    "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items()))
+    return path
 
 
 def to_ms(value: str) -> float:

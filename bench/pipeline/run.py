@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(HERE / "contenders"))
 sys.path.insert(0, str(HERE))
 import steps  # noqa: E402
-from common import run_wrk, write_doc_section  # noqa: E402
+from common import run_wrk, wrk_script, write_doc_section  # noqa: E402
 from servers import (IDENTITY_VALUES, IMAGE, STARTERS, Server, Target,  # noqa: E402
                      prepare_models, start_toolkit)
 
@@ -129,12 +129,7 @@ def same_matte(png: bytes, reference: bytes, levels: int = 2, share: float = 0.9
 
 def sweep(server: Server, target: Target, concurrencies: list[int], seconds: int,
           work: pathlib.Path, scenario: str) -> list[dict]:
-    script = work / f"{scenario}.lua"
-    body = work / f"{scenario}.body"
-    body.write_bytes(target.body)
-    script.write_text(f'local f = io.open("{body}", "rb")\nwrk.method = "POST"\n'
-                      'wrk.body = f:read("*all")\nf:close()\n' +
-                      "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in target.headers.items()))
+    script = wrk_script(work / f"{scenario}.lua", target.body, target.headers)
     rows = []
     for c in concurrencies:
         before = (time.perf_counter(), busy_cpu_seconds(), children_cpu_seconds())

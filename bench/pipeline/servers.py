@@ -18,11 +18,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-import torch
 
 import glue as glue_models
 import steps
-from common import copy_example
+from common import copy_example, torchscript_identity
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -124,14 +123,6 @@ def jpeg_target(path: str, **headers: str) -> Target:
 
 def json_target(path: str, doc) -> Target:
     return Target(path, json.dumps(doc).encode(), {"Content-Type": "application/json"})
-
-
-def torchscript_identity(path: pathlib.Path) -> None:
-    class Identity(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x
-
-    torch.jit.script(Identity()).save(str(path))
 
 
 def prepare_models(work: pathlib.Path) -> pathlib.Path:

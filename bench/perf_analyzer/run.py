@@ -5,16 +5,20 @@ One server serves an identity model (4096 FP32 values in and out), the example c
 the example's remove_background pipeline (as `make run` serves them; a real JPEG as
 perf_analyzer's --input-data). For each model and concurrency, in turn: perf_analyzer over HTTP,
 perf_analyzer over gRPC, then wrk POSTing the very request perf_analyzer sends over HTTP (the
-binary tensor extension, binary outputs). perf_analyzer measures in windows until three agree;
-it also reports what the server's statistics say a request spent in it (queue, compute, and
-the rest: "overhead").
+binary tensor extension, binary outputs). perf_analyzer measures in windows of a set count of
+requests until three agree; it also reports what the server's statistics say a request spent
+in it (queue, compute, and the rest: "overhead"). The server runs on one half of the cores and
+the load generators on the other, and the CPU time each spends per request is reported.
 
 Targets: gRPC ≥ HTTP throughput for binary tensors; perf_analyzer's HTTP throughput within 10%
 of wrk's.
 
-Writes bench/results/perf_analyzer.json and the `perf_analyzer` section of docs/performance.md.
+Writes bench/results/perf_analyzer.json and the `perf_analyzer` section of docs/performance.md,
+or, with --out, that JSON file only (scripts/gpu-check: `--models classifier --no-wrk`, with the
+classifier on the machine's GPU, as `make example` compiled it there).
 Usage (`make bench-perf-analyzer`, after `make example`):
-  python bench/perf_analyzer/run.py [--concurrency 1,4,16] [--seconds 10]
+  python bench/perf_analyzer/run.py [--concurrency 1,4,16] [--seconds 10] [--models a,b]
+      [--no-wrk] [--out FILE]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import os
 import pathlib
 import platform
 import re
+import resource
 import shutil
 import struct
 import subprocess
@@ -45,7 +50,8 @@ from common import (EXAMPLE_REPOSITORY, copy_example, publish, run_wrk,  # noqa:
                     torchscript_identity, wrk_script)
 from support.server import start_server  # noqa: E402
 
-PERF_ANALYZER = ROOT / ".venv" / "bin" / "perf_analyzer"  # scripts/setup.sh installs it
+# scripts/setup.sh installs it; scripts/gpu-check names its own.
+PERF_ANALYZER = pathlib.Path(os.environ.get("PERF_ANALYZER", ROOT / ".venv" / "bin" / "perf_analyzer"))
 IMAGE = ROOT / "examples" / "remove_background" / "sample.jpg"
 DOC_TITLE = "perf_analyzer and wrk against Tandem: HTTP and gRPC"
 IDENTITY_SIZE = 4096
@@ -94,14 +100,16 @@ def models(work: pathlib.Path) -> list[dict]:
     # perf_analyzer takes a BYTES input's b64 content as the tensor's wire bytes.
     input_data.write_text(json.dumps({"data": [{"image_bytes": {
         "content": {"b64": base64.b64encode(bytes_element).decode()}, "shape": [1]}}]}))
-    timed = ["--measurement-interval", "4000", "--stability-percentage", "15",
-             "--max-trials", "10"]
+    # Windows of a fixed count of requests: in time windows at several thousand requests a
+    # second, perf_analyzer's own bookkeeping falls behind (gigabytes, minutes).
+    counted = ["--measurement-mode", "count_windows", "--measurement-request-count", "4000",
+               "--stability-percentage", "15", "--max-trials", "10"]
     return [
-        {"model": "identity", "concurrency": None, "args": timed,
+        {"model": "identity", "concurrency": None, "args": counted,
          "request": binary_request(
              [("x", "FP32", [1, IDENTITY_SIZE],
                rng.random(IDENTITY_SIZE, dtype=np.float32).tobytes())], ["y"])},
-        {"model": "classifier", "concurrency": None, "args": timed,
+        {"model": "classifier", "concurrency": None, "args": counted,
          "request": binary_request(
              [("image", "FP32", [1, 3, 32, 32],
                rng.random(3 * 32 * 32, dtype=np.float32).tobytes())], ["probabilities"])},
@@ -129,7 +137,8 @@ def perf_analyzer(url: str, protocol: str, spec: dict, concurrency: int,
         args += ["--measurement-request-count", str(spec["count_per_client"] * concurrency)]
     out = subprocess.run(args, capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
-        return {"error": (out.stdout + out.stderr).strip().splitlines()[-1]}
+        said = (out.stderr.strip() or out.stdout.strip() or "nothing").splitlines()[-1]
+        return {"error": f"perf_analyzer exited with {out.returncode}: {said}"}
     [row] = list(csv.DictReader(report.open()))
     result = {"throughput_rps": float(row["Inferences/Second"]),
               "p50_ms": int(row["p50 latency"]) / 1e3, "p99_ms": int(row["p99 latency"]) / 1e3}
@@ -152,27 +161,80 @@ def drain(port: int, spec: dict) -> None:
         raise RuntimeError(f"{spec['model']}: {response.status}")
 
 
-def run(concurrencies: list[int], seconds: int) -> dict:
+def stats_of(port: int, model: str) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", f"/v2/models/{model}/stats")
+    [entry] = json.loads(conn.getresponse().read())["model_stats"]
+    return entry
+
+
+def devices_of(port: int, model: str) -> list[str]:
+    """The devices `model`'s instances are on (a pipeline's: its segmenter's)."""
+    entry = stats_of(port, "segmenter" if model == "remove_background" else model)
+    return sorted({instance["device"] for instance in entry["instances"]})
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid`, all its threads."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def with_cpu(server, model: str, measure) -> dict:
+    """`measure()`'s result, with the CPU time the server and the load generator each spent per
+    request answered meanwhile (the server's statistics count the requests)."""
+    before = (cpu_seconds(server.process.pid), children_cpu_seconds(),
+              stats_of(server.port, model)["inference_stats"]["success"]["count"])
+    result = measure()
+    answered = stats_of(server.port, model)["inference_stats"]["success"]["count"] - before[2]
+    if answered:
+        result["server_cpu_us"] = (cpu_seconds(server.process.pid) - before[0]) / answered * 1e6
+        result["client_cpu_us"] = (children_cpu_seconds() - before[1]) / answered * 1e6
+    return result
+
+
+def split_cores() -> tuple[set[int], set[int]]:
+    """The server's cores and the load generators' (half each; all for both on one core)."""
+    cores = sorted(os.sched_getaffinity(0))
+    half = max(1, len(cores) // 2)
+    return set(cores[:half]), set(cores[half:]) or set(cores)
+
+
+def run(concurrencies: list[int], seconds: int, names: list[str], wrk: bool) -> dict:
     if not PERF_ANALYZER.exists():
         sys.exit(f"{PERF_ANALYZER} is missing: run scripts/setup.sh")
     rows = []
+    server_cores, client_cores = split_cores()
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(tmp)
         repository = build_repository(work / "repository")
-        specs = models(work)
+        specs = [spec for spec in models(work) if spec["model"] in names]
+        # The server inherits the first half of the cores, the load generators the other half,
+        # so that neither takes CPU from the other and both yardsticks load the same server.
+        os.sched_setaffinity(0, server_cores)
         server = start_server(repository)
+        os.sched_setaffinity(0, client_cores)
         try:
             urls = {"http": f"127.0.0.1:{server.port}", "grpc": server.grpc_address}
+            devices = {spec["model"]: devices_of(server.port, spec["model"]) for spec in specs}
             for spec in specs:
                 script = wrk_script(work / f"{spec['model']}.lua", *spec["request"])
                 for c in spec["concurrency"] or concurrencies:
                     row = {"model": spec["model"], "concurrency": c}
                     for protocol in ("http", "grpc"):
-                        row[protocol] = perf_analyzer(urls[protocol], protocol, spec, c, work)
-                    wrk_seconds = seconds if spec["concurrency"] is None else 3 * seconds
-                    row["wrk"] = run_wrk(f"http://{urls['http']}/v2/models/{spec['model']}/infer",
-                                         str(script), c, wrk_seconds)
-                    drain(server.port, spec)
+                        row[protocol] = with_cpu(server, spec["model"], lambda: perf_analyzer(
+                            urls[protocol], protocol, spec, c, work))
+                    if wrk:
+                        wrk_seconds = seconds if spec["concurrency"] is None else 3 * seconds
+                        url = f"http://{urls['http']}/v2/models/{spec['model']}/infer"
+                        row["wrk"] = with_cpu(server, spec["model"], lambda: run_wrk(
+                            url, str(script), c, wrk_seconds))
+                        drain(server.port, spec)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
         finally:
@@ -180,9 +242,10 @@ def run(concurrencies: list[int], seconds: int) -> dict:
     return {
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})",
-        "perf_analyzer": subprocess.run([str(PERF_ANALYZER), "--version"], capture_output=True,
-                                        text=True).stdout.strip(),
-        "seconds": seconds, "identity_size": IDENTITY_SIZE, "rows": rows,
+        "cores": {"server": len(server_cores), "load generators": len(client_cores)},
+        "perf_analyzer": subprocess.run([str(PERF_ANALYZER), "--version"], stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True).stdout.strip(),
+        "seconds": seconds, "identity_size": IDENTITY_SIZE, "devices": devices, "rows": rows,
     }
 
 
@@ -194,28 +257,43 @@ def latency(m: dict) -> str:
     return f"{m['p50_ms']:.2f} / {m['p99_ms']:.2f}" if "p50_ms" in m else m.get("error", "—")
 
 
+def per_request(m: dict, key: str) -> str:
+    return f"{m[key]:.0f}" if key in m else "—"
+
+
 def report(results: dict) -> str:
+    cores = results["cores"]
     lines = [
-        f"Measured {results['date']} on {results['machine']}, CPU only, `make "
-        f"bench-perf-analyzer`, {results['perf_analyzer']}: one Tandem serving an identity "
-        f"model ({results['identity_size']} FP32 in and out, max_batch_size 8, no dynamic "
-        "batching), the example classifier and remove_background (the example's 301×207 JPEG "
-        "as perf_analyzer's `--input-data`). For each row, in turn: perf_analyzer over HTTP, over gRPC (windows "
-        "until three agree), then wrk sending perf_analyzer's own HTTP request (binary tensors "
-        f"in and out) for {results['seconds']} s (three times that for remove_background). The "
-        "load generators share the 2 cores with the server. Server overhead: what the server's "
-        "statistics leave of a request once queue and compute are taken out, as perf_analyzer "
-        "reports it.",
+        f"Measured {results['date']} on {results['machine']}, `make bench-perf-analyzer`, "
+        f"{results['perf_analyzer']}. One Tandem on {cores['server']} core(s), the load "
+        f"generators on the other {cores['load generators']}, serving an identity model "
+        f"({results['identity_size']} FP32 in and out, max_batch_size 8, no dynamic batching), "
+        "the example classifier and remove_background (the example's 301×207 JPEG as "
+        "perf_analyzer's `--input-data`); models on "
+        + ", ".join(f"{m} {' '.join(d)}" for m, d in results["devices"].items()) +
+        ". For each row, in turn: perf_analyzer over HTTP, over gRPC (windows of 4000 requests, "
+        "6 a client for remove_background, until three agree), then wrk sending perf_analyzer's own HTTP request (binary tensors in and out) "
+        f"for {results['seconds']} s (three times that for remove_background). Server overhead: "
+        "what the server's statistics leave of a request once queue and compute are taken out, "
+        "as perf_analyzer reports it.",
         "",
         "| model | clients | HTTP infer/s | gRPC infer/s | gRPC ÷ HTTP | wrk req/s | "
         "perf_analyzer HTTP ÷ wrk | p50 / p99 ms HTTP | gRPC | wrk | server overhead µs "
         "HTTP / gRPC |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    cpu = [
+        "CPU time per request answered (µs), the server's and the load generator's, in the same "
+        "runs:",
+        "",
+        "| model | clients | server: HTTP (perf_analyzer) | gRPC (perf_analyzer) | HTTP (wrk) | "
+        "load generator: perf_analyzer HTTP | perf_analyzer gRPC | wrk |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     grpc_ratios, agreement = [], []
     for r in results["rows"]:
-        h, g, w = r["http"], r["grpc"], r["wrk"]
-        ht, gt, wt = h.get("throughput_rps"), g.get("throughput_rps"), w["throughput_rps"]
+        h, g, w = r["http"], r["grpc"], r.get("wrk", {})
+        ht, gt, wt = h.get("throughput_rps"), g.get("throughput_rps"), w.get("throughput_rps")
         if ht and gt and r["model"] != "remove_background":
             grpc_ratios.append(gt / ht)
         if ht and wt:
@@ -223,9 +301,12 @@ def report(results: dict) -> str:
         overhead = " / ".join(str(m.get("server_overhead_us", "—")) for m in (h, g))
         lines.append(
             f"| {r['model']} | {r['concurrency']} | {ht or 0:.1f} | {gt or 0:.1f} | "
-            f"{ratio(gt, ht)} | {wt:.1f} | {ratio(ht, wt)} | {latency(h)} | {latency(g)} | "
-            f"{w['p50_ms']:.2f} / {w['p99_ms']:.2f} | {overhead} |")
-    lines.append("")
+            f"{ratio(gt, ht)} | {wt or 0:.1f} | {ratio(ht, wt)} | {latency(h)} | {latency(g)} | "
+            f"{latency(w)} | {overhead} |")
+        cpu.append(f"| {r['model']} | {r['concurrency']} | " + " | ".join(
+            per_request(m, key) for key in ("server_cpu_us", "client_cpu_us")
+            for m in (h, g, w)) + " |")
+    lines += ["", *cpu, ""]
     if grpc_ratios:
         met = all(x >= 1.0 for x in grpc_ratios)
         lines.append(f"- gRPC ÷ HTTP throughput (identity and classifier): "
@@ -236,6 +317,36 @@ def report(results: dict) -> str:
         lines.append(f"- perf_analyzer's HTTP throughput ÷ wrk's for the same requests: "
                      f"{min(agreement):.2f}×–{max(agreement):.2f}× (target within 10%: "
                      f"{'met' if met else 'not met'}).")
+
+    def span(model_filter, tool: str, key: str) -> str:
+        values = [r[tool][key] for r in results["rows"]
+                  if model_filter(r["model"]) and key in r.get(tool, {})]
+        return f"{min(values):.0f}–{max(values):.0f}" if values else "—"
+
+    def agree(model_filter) -> str:
+        values = [r["http"]["throughput_rps"] / r["wrk"]["throughput_rps"] for r in results["rows"]
+                  if model_filter(r["model"]) and "throughput_rps" in r["http"]
+                  and r.get("wrk", {}).get("throughput_rps")]
+        return f"{min(values):.2f}×–{max(values):.2f}×" if values else "—"
+
+    identity = lambda m: m == "identity"  # noqa: E731
+    others = lambda m: m != "identity"  # noqa: E731
+    if agreement:
+        lines.append(
+            f"- perf_analyzer's HTTP throughput ÷ wrk's where the server's core is the limit "
+            f"(classifier, remove_background): {agree(others)}; on the identity model, where "
+            f"the load generator's core is: {agree(identity)} (perf_analyzer spends "
+            f"{span(identity, 'http', 'client_cpu_us')} µs of CPU a request over HTTP, wrk "
+            f"{span(identity, 'wrk', 'client_cpu_us')} µs).")
+    for model in ("identity", "classifier"):
+        extra = [r["grpc"]["server_cpu_us"] - r["http"]["server_cpu_us"] for r in results["rows"]
+                 if r["model"] == model and "server_cpu_us" in r["grpc"]
+                 and "server_cpu_us" in r["http"]]
+        if extra:
+            mean = sum(extra) / len(extra)
+            lines.append(f"- {model}: the server's CPU a request over gRPC minus over HTTP "
+                         f"(perf_analyzer's runs): {mean:+.0f} µs on average "
+                         f"({min(extra):+.0f} to {max(extra):+.0f}).")
     return "\n".join(lines)
 
 
@@ -244,14 +355,22 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--models", default="identity,classifier,remove_background")
+    parser.add_argument("--no-wrk", action="store_true", help="perf_analyzer only")
+    parser.add_argument("--out", type=pathlib.Path, help="write the results here only")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the section from bench/results/perf_analyzer.json")
     args = parser.parse_args()
     if args.report_only:
         results = json.loads((ROOT / "bench" / "results" / "perf_analyzer.json").read_text())
     else:
-        results = run([int(c) for c in args.concurrency.split(",")], args.seconds)
-    publish("perf_analyzer", DOC_TITLE, results, report)
+        results = run([int(c) for c in args.concurrency.split(",")], args.seconds,
+                      args.models.split(","), not args.no_wrk)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1))
+        print(report(results))
+    else:
+        publish("perf_analyzer", DOC_TITLE, results, report)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,14 @@ class Instance {
   // The bytes of weights (parameters, buffers, constants) this instance holds on device(): what
   // --model-load-memory-limit counts. Fixed once the instance is created.
   virtual uint64_t weight_bytes() const { return 0; }
+
+  // CUDA graphs (`cuda_graphs: true`): how many this instance captured, and how many batches
+  // replayed one rather than running eagerly. Safe to read from any thread.
+  struct GraphCounts {
+    uint64_t captured = 0;
+    uint64_t replays = 0;
+  };
+  virtual GraphCounts cuda_graphs() const { return {}; }
 };
 
 class Backend {

@@ -579,7 +579,8 @@ ModelStatsReport Engine::Report(const std::string& model, int64_t number,
   if (version.group) {
     for (const auto& worker : version.group->workers()) {
       report.instances.push_back({worker->name(), worker->device().ToString(),
-                                  worker->inference_count(), worker->execution_count()});
+                                  worker->inference_count(), worker->execution_count(),
+                                  worker->cuda_graphs()});
     }
   }
   return report;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "config/repository.h"
 #include "core/inference.h"
 #include "core/status.h"
@@ -63,6 +64,7 @@ struct ModelStatsReport {
     std::string device;
     uint64_t inference_count = 0;
     uint64_t execution_count = 0;
+    Instance::GraphCounts cuda_graphs;
   };
   std::vector<InstanceReport> instances;
 };

@@ -37,13 +37,14 @@ class InstanceWorker {
   Device device() const { return device_; }
   uint64_t inference_count() const { return inference_count_.load(); }
   uint64_t execution_count() const { return execution_count_.load(); }
+  Instance::GraphCounts cuda_graphs() const { return instance_->cuda_graphs(); }
 
  private:
   void Run();
   void RunBatch(std::vector<std::unique_ptr<InferJob>> jobs);
 
   const std::string name_;
-  const std::unique_ptr<Instance> instance_;  // used only by thread_
+  const std::unique_ptr<Instance> instance_;  // used only by thread_, but for its counters
   const Device device_;
   const bool batched_;
   ModelQueue& queue_;

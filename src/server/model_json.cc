@@ -162,6 +162,8 @@ std::string ModelStatsJson(const std::vector<ModelStatsReport>& reports) {
       WriteField(w, "device", instance.device);
       WriteUintField(w, "inference_count", instance.inference_count);
       WriteUintField(w, "execution_count", instance.execution_count);
+      WriteUintField(w, "cuda_graphs_captured", instance.cuda_graphs.captured);
+      WriteUintField(w, "cuda_graph_replays", instance.cuda_graphs.replays);
       w.EndObject();
     }
     w.EndArray();

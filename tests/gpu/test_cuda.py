@@ -139,15 +139,24 @@ def test_intermediates_cross_to_another_gpu(tmp_path):
 def test_cuda_graphs_replay_warm_up_sizes_and_run_others_eagerly(tmp_path):
     """cuda_graphs: true captures batch sizes 1 and 8 at warm-up; batches of those sizes replay
     a graph (fresh data each time: the graph reads copies into its own buffers), batches of 3
-    run eagerly; every answer matches PyTorch on the CPU."""
+    run eagerly; every answer matches PyTorch on the CPU. The instance's counters say so."""
     repo = export(tmp_path, "gpu", count=1)
     yaml = repo / "classifier" / "model.yaml"
     yaml.write_text(yaml.read_text() + "cuda_graphs: true\n")
     module = torch.jit.load(str(repo / "classifier" / "1" / "model.pt"))
     s = start_server(repo, "--strict")
+
+    def graphs():
+        (entry,) = s.get("/v2/models/classifier/stats").json()["model_stats"]
+        (instance,) = entry["instances"]
+        return instance["cuda_graphs_captured"], instance["cuda_graph_replays"]
+
     try:
+        captured, replays = graphs()
+        assert captured == 2, "warm-up captures one graph for each of batch sizes 1 and 8"
         rng = np.random.default_rng(1)
-        for batch in (1, 8, 3, 8, 1, 8):
+        batches = (1, 8, 3, 8, 1, 8)
+        for batch in batches:
             image = rng.random((batch, 3, 16, 16), dtype=np.float32)
             r = s.post_json("/v2/models/classifier/infer",
                             {"inputs": [{"name": "image", "shape": list(image.shape),
@@ -156,5 +165,7 @@ def test_cuda_graphs_replay_warm_up_sizes_and_run_others_eagerly(tmp_path):
             got = np.array(r.json()["outputs"][0]["data"], np.float32).reshape(batch, 5)
             expected = module(torch.from_numpy(image)).detach().numpy()
             np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
+        # Each request is its own batch (one at a time): all but the batch of 3 replayed.
+        assert graphs() == (2, replays + sum(b != 3 for b in batches))
     finally:
         assert s.stop() == 0

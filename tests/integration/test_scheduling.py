@@ -166,5 +166,7 @@ def test_cpu_torchscript_model_with_two_instances(tmp_path):
         assert [i["device"] for i in instances] == ["cpu", "cpu"]
         assert sum(i["inference_count"] for i in instances) == 64
         assert all(i["execution_count"] > 0 for i in instances), instances
+        # No CUDA graphs on the CPU (tests/gpu checks the counts where they are captured).
+        assert all(i["cuda_graphs_captured"] == i["cuda_graph_replays"] == 0 for i in instances)
     finally:
         assert s.stop() == 0

@@ -4,6 +4,7 @@
 #include <torch/script.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <optional>
 #include <set>
@@ -30,6 +31,10 @@ class TorchScriptInstance final : public Instance {
 
   Device device() const override { return device_; }
   uint64_t weight_bytes() const override { return weight_bytes_; }
+  GraphCounts cuda_graphs() const override {
+    return {graphs_captured_.load(std::memory_order_relaxed),
+            graph_replays_.load(std::memory_order_relaxed)};
+  }
 
   StatusOr<std::vector<Tensor>> Execute(const std::vector<Tensor>& inputs) override {
     return RunModel(config_, torch_device_, inputs,
@@ -75,6 +80,7 @@ class TorchScriptInstance final : public Instance {
       }
       ASSIGN_OR_RETURN(CapturedForward captured, Capture(args));
       it = graphs_.emplace(batch, std::move(captured)).first;
+      graphs_captured_.fetch_add(1, std::memory_order_relaxed);
       captured_all_ = graphs_.size() == std::set<int64_t>(warmup.begin(), warmup.end()).size();
     }
     CapturedForward& captured = it->second;
@@ -82,6 +88,7 @@ class TorchScriptInstance final : public Instance {
       captured.inputs[i].copy_(args[i], /*non_blocking=*/true);
     }
     captured.graph->replay();
+    graph_replays_.fetch_add(1, std::memory_order_relaxed);
     // The next replay overwrites the graph's outputs; a request keeps its own copy.
     std::vector<at::Tensor> outputs;
     for (const at::Tensor& out : captured.outputs) outputs.push_back(out.clone());
@@ -171,7 +178,9 @@ class TorchScriptInstance final : public Instance {
   const c10::Device torch_device_;
   const uint64_t weight_bytes_;
   std::map<int64_t, CapturedForward> graphs_;  // by batch size (0: unbatched)
-  bool captured_all_ = false;                  // every warm-up batch size has its graph
+  std::atomic<uint64_t> graphs_captured_{0};   // graphs_.size(), for other threads
+  std::atomic<uint64_t> graph_replays_{0};
+  bool captured_all_ = false;  // every warm-up batch size has its graph
 };
 
 class TorchScriptBackend final : public Backend {

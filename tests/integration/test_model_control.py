@@ -11,6 +11,7 @@ import pytest
 import tritonclient.http as httpclient
 
 from support.metrics import scrape, value
+from support.models import WIDE_WEIGHT_BYTES, save_wide
 from support.server import start_server
 from support.sim_repository import PIPELINE, sim_model, write
 
@@ -194,28 +195,6 @@ def test_poll_mode_follows_the_repository(repo):
         assert call(s, "other").status == 404
     finally:
         assert s.stop() == 0
-
-
-WIDE = """\
-backend: torchscript
-max_batch_size: 4
-inputs: [{name: x, datatype: FP32, shape: [1024]}]
-outputs: [{name: y, datatype: FP32, shape: [2048]}]
-instances: [{devices: cpu, count: 1}]
-"""
-
-
-def save_wide(folder):
-    """An 8 MB TorchScript model (1024 × 2048 weights and 2048 biases, FP32) in `folder`."""
-    import torch
-
-    (folder / "1").mkdir(parents=True)
-    torch.manual_seed(0)
-    torch.jit.script(torch.nn.Linear(1024, 2048)).save(str(folder / "1" / "model.pt"))
-    (folder / "model.yaml").write_text(WIDE)
-
-
-WIDE_WEIGHT_BYTES = (1024 * 2048 + 2048) * 4
 
 
 def test_a_load_past_the_memory_limit_is_refused_and_the_weights_are_counted(tmp_path):

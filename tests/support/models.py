@@ -165,3 +165,19 @@ def aoti_repository(root: pathlib.Path) -> pathlib.Path:
     for name in AOTI_MODELS:
         shutil.copytree(cache / name, root / name)
     return root
+
+
+WIDE_WEIGHT_BYTES = (1024 * 2048 + 2048) * 4
+
+
+def save_wide(folder: pathlib.Path, devices: str = "cpu") -> None:
+    """An 8 MB TorchScript model (1024 × 2048 weights and 2048 biases, FP32: WIDE_WEIGHT_BYTES)
+    in `folder`, one instance on `devices`: for memory accounting and load/unload cycles."""
+    (folder / "1").mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.jit.script(nn.Linear(1024, 2048)).save(str(folder / "1" / "model.pt"))
+    (folder / "model.yaml").write_text(
+        "backend: torchscript\nmax_batch_size: 4\n"
+        "inputs: [{name: x, datatype: FP32, shape: [1024]}]\n"
+        "outputs: [{name: y, datatype: FP32, shape: [2048]}]\n"
+        f"instances: [{{devices: {devices}, count: 1}}]\n")

@@ -4,13 +4,18 @@
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
 #include <thread>
+
+#include "engine/model_control.h"
 
 namespace tandem {
 namespace {
@@ -310,6 +315,22 @@ TEST(MemoryLimitTest, ResolvesFractionsOfKnownMemoryOnly) {
   ASSERT_FALSE(absent.ok());
   EXPECT_NE(absent.status().message().find("cuda:0"), std::string::npos);
   EXPECT_FALSE(ResolveMemoryLimits({{Device::Cpu(), 1, 0}, {Device::Cpu(), 2, 0}}, *devices).ok());
+}
+
+TEST_F(EngineRegistryTest, LoadsWhileServingRunBelowTheServingThreadsPriority) {
+  ModelControl control(*engine_, ModelControlMode::kExplicit, std::chrono::seconds(60));
+  ASSERT_TRUE(control.Start().ok());
+  const int serving = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  std::promise<int> seen;
+  control.Enqueue(
+      [&] {
+        seen.set_value(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())));
+        return engine_->Load("m");
+      },
+      [](Status) {});
+  EXPECT_EQ(seen.get_future().get(), std::min(serving + 10, 19));
+  control.Stop();
+  EXPECT_NEAR(*Call("m", 2), 3, 1e-6);  // the model it reloaded serves
 }
 
 TEST_F(EngineRegistryTest, LoadingWhatTheRepositoryLacksIsNotFound) {

@@ -6,6 +6,12 @@ namespace {
 
 double Seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
 
+uint64_t UnixMillisNow() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
 }  // namespace
 
 void ModelStats::RecordRequest(const Status& outcome,
@@ -24,15 +30,14 @@ void ModelStats::RecordRequest(const Status& outcome,
 void ModelStats::RecordBatch(const std::vector<std::chrono::nanoseconds>& queued, int64_t items,
                              std::chrono::nanoseconds input, std::chrono::nanoseconds infer,
                              std::chrono::nanoseconds output) {
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
+  const uint64_t now_ms = UnixMillisNow();
   batch_size_.Observe(static_cast<double>(items));
   for (std::chrono::nanoseconds q : queued) {
     queue_seconds_.Observe(Seconds(q));
     compute_seconds_.Observe(Seconds(input + infer + output));
   }
   std::lock_guard lock(mu_);
-  stats_.last_inference_ms = static_cast<uint64_t>(now_ms.count());
+  stats_.last_inference_ms = now_ms;
   stats_.inference_count += static_cast<uint64_t>(items);
   stats_.execution_count += 1;
   for (std::chrono::nanoseconds q : queued) {
@@ -45,10 +50,9 @@ void ModelStats::RecordBatch(const std::vector<std::chrono::nanoseconds>& queued
 }
 
 void ModelStats::RecordRun(std::chrono::nanoseconds run) {
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
+  const uint64_t now_ms = UnixMillisNow();
   std::lock_guard lock(mu_);
-  stats_.last_inference_ms = static_cast<uint64_t>(now_ms.count());
+  stats_.last_inference_ms = now_ms;
   stats_.inference_count += 1;
   stats_.execution_count += 1;
   stats_.queue.Add(std::chrono::nanoseconds(0));

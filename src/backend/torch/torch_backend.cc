@@ -178,7 +178,8 @@ class TorchScriptInstance final : public Instance {
   const c10::Device torch_device_;
   const uint64_t weight_bytes_;
   std::map<int64_t, CapturedForward> graphs_;  // by batch size (0: unbatched)
-  std::atomic<uint64_t> graphs_captured_{0};   // graphs_.size(), for other threads
+  // What cuda_graphs() reports to other threads: graphs_.size(), and the replays so far.
+  std::atomic<uint64_t> graphs_captured_{0};
   std::atomic<uint64_t> graph_replays_{0};
   bool captured_all_ = false;  // every warm-up batch size has its graph
 };

@@ -1,6 +1,6 @@
 """perf_analyzer, the v2 load generator, measures Tandem over HTTP and gRPC unchanged: it reads
 the server's extensions, the model's metadata and config, sends binary tensors at a set
-concurrency and reads the server-side statistics back. Brief runs: a few hundred requests."""
+concurrency and reads the server-side statistics back. Brief runs: a few thousand requests."""
 
 import csv
 import pathlib
@@ -20,8 +20,8 @@ def perf_analyzer(server, protocol: str, model: str, tmp_path, *args: str) -> tu
     report = tmp_path / f"{model}-{protocol}.csv"
     out = subprocess.run(
         [str(PERF_ANALYZER), "-m", model, "-u", url, "-i", protocol, "--concurrency-range", "2",
-         "--measurement-mode", "count_windows", "--measurement-request-count", "100",
-         "--stability-percentage", "50", "--max-trials", "6", "-f", str(report), *args],
+         "--measurement-mode", "count_windows", "--measurement-request-count", "200",
+         "--stability-percentage", "50", "--max-trials", "10", "-f", str(report), *args],
         capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
     [row] = list(csv.DictReader(report.open()))

@@ -6,11 +6,9 @@
 #   - A Python virtual environment outside the clone, keyed by a hash of requirements.txt,
 #     holding the pinned torch wheel (LibTorch for the C++ build) and the test clients, with the
 #     light tools of requirements-tools.txt installed on top, and perf_analyzer (below).
-#   - perf_analyzer, the v2 load generator, as `.venv/bin/perf_analyzer`: the binary bundled in
-#     the tritonclient 2.51.0 manylinux1 wheel (the newest that runs on Debian 12's glibc),
-#     unzipped from the wheel rather than pip-installed (that wheel pins numpy<2), with the CUDA
-#     runtime it links (libcudart.so.12, from the nvidia-cuda-runtime-cu12 wheel; no GPU needed)
-#     beside it. The tests and `make bench-perf-analyzer` run it.
+#   - perf_analyzer, the v2 load generator, as `.venv/bin/perf_analyzer`, with the CUDA runtime
+#     it links beside it (what and why: scripts/fetch_perf_analyzer.py). The tests and
+#     `make bench-perf-analyzer` run it.
 #
 #   - With --build-only (the container image's build stage): only the Debian packages needed to
 #     build, not the test tools (clang for the fuzzers, clang-format, wrk, curl).
@@ -89,32 +87,14 @@ if [ ! -f "$venv/.tools-$tools_hash" ]; then
   rm -f "$venv"/.tools-*
   touch "$venv/.tools-$tools_hash"
 fi
-# perf_analyzer and its CUDA runtime in $venv/lib/perf_analyzer, started by a wrapper that puts
-# that folder on its library path (the wheels' versions are the marker's name).
-perf_analyzer_wheels=(tritonclient==2.51.0 nvidia-cuda-runtime-cu12==12.9.79)
-perf_analyzer_marker="$venv/.perf-analyzer-$(echo "${perf_analyzer_wheels[*]}" | sha256sum | cut -c1-12)"
+# perf_analyzer and its CUDA runtime in $venv/lib/perf_analyzer (scripts/fetch_perf_analyzer.py
+# pins them; the marker is keyed by that script), started by a wrapper that puts that folder on
+# its library path.
+perf_analyzer_marker="$venv/.perf-analyzer-$(sha256sum < "$root/scripts/fetch_perf_analyzer.py" | cut -c1-12)"
 if ! $build_only && [ ! -f "$perf_analyzer_marker" ]; then
-  echo "setup: installing perf_analyzer from ${perf_analyzer_wheels[*]}" >&2
-  dir="$venv/lib/perf_analyzer" downloads=$(mktemp -d)
-  rm -rf "$dir" && mkdir -p "$dir"
-  "$venv/bin/pip" download -q --no-deps --only-binary=:all: --platform manylinux1_x86_64 \
-    --platform manylinux2014_x86_64 -d "$downloads" "${perf_analyzer_wheels[@]}" >&2
-  "$venv/bin/python" - "$downloads" "$dir" <<'PY'
-import pathlib, sys, zipfile
-downloads, target = map(pathlib.Path, sys.argv[1:])
-wanted = {"perf_analyzer": "data/bin/perf_analyzer", "libcudart.so.12": "lib/libcudart.so.12"}
-for wheel in downloads.glob("*.whl"):
-    with zipfile.ZipFile(wheel) as z:
-        for name in z.namelist():
-            for file, suffix in wanted.items():
-                if name.endswith(suffix):
-                    (target / file).write_bytes(z.read(name))
-                    (target / file).chmod(0o755)
-missing = [f for f in wanted if not (target / f).exists()]
-if missing:
-    sys.exit(f"setup: the wheels lack {missing}")
-PY
-  rm -rf "$downloads"
+  echo "setup: installing perf_analyzer (scripts/fetch_perf_analyzer.py)" >&2
+  rm -rf "$venv/lib/perf_analyzer"
+  "$venv/bin/python" "$root/scripts/fetch_perf_analyzer.py" "$venv/lib/perf_analyzer" >&2
   cat >"$venv/bin/perf_analyzer" <<'SH'
 #!/bin/sh
 # perf_analyzer from the tritonclient 2.51.0 wheel, with the CUDA runtime it links beside it.

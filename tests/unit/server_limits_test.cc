@@ -2,6 +2,9 @@
 // deflate with their limit, Accept-Encoding, and the gRPC infer decoder's checks.
 #include <gtest/gtest.h>
 
+#include <initializer_list>
+#include <string>
+
 #include "server/content_encoding.h"
 #include "server/grpc/grpc_codec.h"
 #include "server/request_memory.h"
@@ -78,13 +81,20 @@ std::shared_ptr<inference::ModelInferRequest> Message() {
   return m;
 }
 
+// Adds input `x` of `datatype` and `shape` to `m`.
+inference::ModelInferRequest::InferInputTensor* AddInput(inference::ModelInferRequest& m,
+                                                         const std::string& datatype,
+                                                         std::initializer_list<int64_t> shape) {
+  auto* x = m.add_inputs();
+  x->set_name("x");
+  x->set_datatype(datatype);
+  for (int64_t d : shape) x->add_shape(d);
+  return x;
+}
+
 TEST(GrpcDecodeTest, TypedContentsNarrowAndCountsMustMatch) {
   auto m = Message();
-  auto* x = m->add_inputs();
-  x->set_name("x");
-  x->set_datatype("INT16");
-  x->add_shape(1);
-  x->add_shape(3);
+  auto* x = AddInput(*m, "INT16", {1, 3});
   x->mutable_contents()->add_int_contents(-2);
   x->mutable_contents()->add_int_contents(300);
   x->mutable_contents()->add_int_contents(7);
@@ -106,10 +116,7 @@ TEST(GrpcDecodeTest, TypedContentsNarrowAndCountsMustMatch) {
 
 TEST(GrpcDecodeTest, RawContentsAreViewsAndOnePerInput) {
   auto m = Message();
-  auto* x = m->add_inputs();
-  x->set_name("x");
-  x->set_datatype("FP32");
-  x->add_shape(2);
+  auto* x = AddInput(*m, "FP32", {2});
   const float values[2] = {1.5f, -4.0f};
   m->add_raw_input_contents(std::string(reinterpret_cast<const char*>(values), sizeof(values)));
   (*m->mutable_parameters())["timeout"].set_int64_param(250);

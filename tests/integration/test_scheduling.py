@@ -42,8 +42,12 @@ def stats_of(server, model):
 @pytest.fixture(scope="module")
 def sim_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("sim_repository")
-    write_sim_model(root, "batched", extra="dynamic_batching: {max_queue_delay_us: 2000, "
-                                           "preferred_batch_sizes: [8]}\n")
+    # Each execution takes 20 ms, long enough that 32 clients queue behind the 4 instances
+    # even when the server runs slowly (a sanitizer build on a busy runner): batches form
+    # from what queued while an instance was busy, not from a race against the delay.
+    write_sim_model(root, "batched", latency_us=20000,
+                    extra="dynamic_batching: {max_queue_delay_us: 2000, "
+                          "preferred_batch_sizes: [8]}\n")
     write_sim_model(root, "slow", devices="[sim:0]", latency_us=300000)
     write_sim_model(root, "tiny_queue", devices="[sim:1]", latency_us=300000,
                     extra="dynamic_batching: {max_queue_size: 1}\n")

@@ -15,14 +15,16 @@ through each server started the way its docs say and warmed up:
 against the limit: the same two models' forward passes alone, called back to back from C++
 (bench/pipeline/forward_limit.cc; no decode, no pre- or post-processing), at the best batch
 size and threading. Load: wrk, closed loop, concurrency 1..32. Then the overhead scenario: an identity
-model on 16 floats through each server against a direct in-process call loop.
+model on 16 floats through each server against a direct in-process call loop. Then the
+one-client comparisons that are targets again, in alternating rounds with Tandem and its rivals
+served at once (the machine drifts between rows measured minutes apart).
 
 Every contender's PNG for the sample image is checked against Tandem's before it is measured.
 
 Writes bench/results/pipeline.{json,csv,png} and the `pipeline` section of docs/performance.md.
 Usage (`make bench-pipeline` installs the contenders and runs this):
   .venv-bench/bin/python bench/pipeline/run.py [--seconds 12] [--concurrency 1,2,4,8,16,32]
-      [--only tandem,torchserve,...] [--report-only]
+      [--only tandem,torchserve,...] [--rounds 8] [--round-seconds 8] [--report-only]
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import os
 import pathlib
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,6 +180,54 @@ def measure(key: str, models: pathlib.Path, reference: bytes | None, args) -> tu
     return {"name": server.name, "settings": server.settings, "rows": rows}, png
 
 
+# The one-client comparisons that are targets: Tandem against these, in alternating rounds.
+ONE_CLIENT_RIVALS = ("toolkit-default", "handler-gunicorn", "tandem-glue")
+
+
+def one_client_rounds(keys: list[str], models: pathlib.Path, reference: bytes, args) -> dict:
+    """Tandem and its one-client rivals served at once and loaded in turn, one client at a time,
+    `args.rounds` rounds of `args.round_seconds` each. Rows measured minutes apart see a machine
+    whose speed drifts by 10-15%; in adjacent rounds both sides of a ratio see the same one, and
+    the servers not being measured are paused (SIGSTOP), so that they cost the one being measured
+    nothing, not even timers and heartbeats. Returns each contender's img/s a round
+    and, for each rival, the median over rounds of Tandem's img/s ÷ the rival's."""
+    keys = ["tandem"] + [k for k in ONE_CLIENT_RIVALS if k in keys]
+    with tempfile.TemporaryDirectory(prefix="bench-one-client-") as tmp:
+        servers = {}
+        try:
+            for key in keys:
+                (pathlib.Path(tmp) / key).mkdir()
+                servers[key] = STARTERS[key](pathlib.Path(tmp) / key, models)
+            for key, server in servers.items():
+                if not same_matte(server.wait_until_serving(), reference):
+                    raise RuntimeError(f"{server.name}'s matte differs from Tandem's")
+                for _ in range(3):
+                    server.post(server.pipeline)
+            scripts = {key: wrk_script(pathlib.Path(tmp) / key / "one.lua", s.pipeline.body,
+                                       s.pipeline.headers) for key, s in servers.items()}
+            rounds = {key: [] for key in keys}
+            for server in servers.values():
+                server.pause()
+            for r in range(args.rounds):
+                for key, server in servers.items():
+                    server.resume()
+                    server.post(server.pipeline)  # the first answer after a pause is not timed
+                    result = run_wrk(server.url(server.pipeline), str(scripts[key]), 1,
+                                     args.round_seconds)
+                    server.pause()
+                    rounds[key].append(result["throughput_rps"])
+                print(f"one client, round {r + 1}: " + ", ".join(
+                    f"{key} {v[-1]:.2f}/s" for key, v in rounds.items()), flush=True)
+        finally:
+            for server in servers.values():
+                server.resume()
+                server.stop()
+    return {"names": {key: s.name for key, s in servers.items()}, "images_per_s": rounds,
+            "round_seconds": args.round_seconds,
+            "ratio": {key: statistics.median(t / o for t, o in zip(rounds["tandem"], rounds[key]))
+                      for key in keys[1:]}}
+
+
 def measure_toolkit_identity(models: pathlib.Path, args) -> list[dict]:
     """The toolkit serves one model a process, so the identity model gets a start of its own."""
     with tempfile.TemporaryDirectory(prefix="bench-toolkit-identity-") as tmp:
@@ -241,7 +292,11 @@ def report(results: dict) -> str:
         f"{results['seconds']} s a row, each row starting from an idle server. Server CPU = the machine's "
         "busy CPU during the row minus wrk's own. Every contender's PNG for the sample image was "
         "checked against Tandem's (≥ 99% of pixels within 2 levels) before it was measured. "
-        "A row holds about 50 answers, so its p99 is close to its slowest answer.",
+        "A row holds about 50 answers, so its p99 is close to its slowest answer."
+        + (f" The one-client targets are also measured with Tandem and its rivals served at "
+           f"once and loaded in turn, {len(results['one_client']['images_per_s']['tandem'])} "
+           f"rounds of {results['one_client']['round_seconds']} s each, so that both sides of "
+           "a ratio see the machine at the same minute." if results.get("one_client") else ""),
         "",
         "| contender | clients | img/s | p50 ms | p90 ms | p99 ms | answered | errors | "
         "timeouts | server CPU (cores) |",
@@ -308,14 +363,29 @@ def report(results: dict) -> str:
             "p99 ms of each): " + ", ".join(
                 f"{r['concurrency']}: {r['throughput_rps'] / o['throughput_rps']:.2f}×, "
                 f"{r['p99_ms']:.0f} vs {o['p99_ms']:.0f}" for r, o in pairs) + ".")
-    # One client, where most real-time endpoints live, and the plain handler app.
-    for key, target in (("toolkit-default", 1.05), ("handler-gunicorn", 1.0)):
+    # One client, where most real-time endpoints live, and the plain handler app: the ratio of
+    # the alternating rounds, and the sweep's rows beside it.
+    one = results.get("one_client")
+    for key, target in (("toolkit-default", 1.05), ("handler-gunicorn", 1.0),
+                        ("tandem-glue", None)):
         mine, other = tandem and at(tandem, "pipeline", 1), by_name.get(key)
         theirs = other and at(other, "pipeline", 1)
+        if not (one and key in one["ratio"]) and not (mine and theirs):
+            continue
+        parts = []
+        if one and key in one["ratio"]:
+            name = one["names"][key]
+            parts.append(f"**{one['ratio'][key]:.2f}×** in {len(one['images_per_s'][key])} "
+                         "alternating rounds (the median of the rounds' ratios; img/s a round "
+                         f"{statistics.median(one['images_per_s']['tandem']):.2f} against "
+                         f"{statistics.median(one['images_per_s'][key]):.2f})")
+        else:
+            name = other["name"]
         if mine and theirs:
-            lines.append(f"- At one client, Tandem against the {other['name']}: "
-                         f"**{mine['throughput_rps'] / theirs['throughput_rps']:.2f}×** (target ≥ "
-                         f"{target}×), p50 {mine['p50_ms']:.0f} vs {theirs['p50_ms']:.0f} ms.")
+            parts.append(f"the sweep's rows {mine['throughput_rps'] / theirs['throughput_rps']:.2f}×"
+                         f", p50 {mine['p50_ms']:.0f} vs {theirs['p50_ms']:.0f} ms")
+        lines.append(f"- At one client, Tandem against {name}: " + "; ".join(parts) +
+                     (f" (target ≥ {target}×)." if target else "."))
     if tandem and "handler-gunicorn" in by_name:
         other = by_name["handler-gunicorn"]
         ratio = best(tandem, "pipeline")["throughput_rps"] / best(other, "pipeline")["throughput_rps"]
@@ -328,10 +398,8 @@ def report(results: dict) -> str:
         if mine and theirs:
             lines.append(
                 f"- Built-in ops against {glue['name']} (the same pipeline with its pre- and "
-                "post-processing in TorchScript, the same output): at one client "
-                f"**{mine['throughput_rps'] / theirs['throughput_rps']:.2f}×**, p50 "
-                f"{mine['p50_ms']:.0f} vs {theirs['p50_ms']:.0f} ms; best against best "
-                f"**{ratio:.2f}×**.")
+                "post-processing in TorchScript, the same output): best against best "
+                f"**{ratio:.2f}×** (one client: above).")
     if tandem and "torchserve" in by_name:
         for c in IDENTITY_CONCURRENCY:
             mine, theirs = at(tandem, "identity", c), at(by_name["torchserve"], "identity", c)
@@ -354,6 +422,9 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,2,4,8,16,32")
     parser.add_argument("--only", default=",".join(STARTERS),
                         help="contenders to run, of: " + ", ".join(STARTERS))
+    parser.add_argument("--rounds", type=int, default=8,
+                        help="alternating one-client rounds of Tandem and its rivals (0: none)")
+    parser.add_argument("--round-seconds", type=int, default=8)
     parser.add_argument("--report-only", action="store_true",
                         help="measure nothing: redo the plot and the doc from pipeline.json")
     args = parser.parse_args()
@@ -384,6 +455,8 @@ def main() -> None:
             contender, png = measure(key, models, reference, args)
             reference = reference or png
             contenders.append({"key": key, **contender})
+        if args.rounds and "tandem" in keys:
+            one_client = one_client_rounds(keys, models, reference, args)
         for b, by in measure_limit(models).items():
             limit_by_threading[b] = {k: max(v, limit_by_threading[b][k]) for k, v in by.items()}
     limit = {b: max(by.values()) for b, by in limit_by_threading.items()}
@@ -398,6 +471,7 @@ def main() -> None:
         "limit": {"images_per_s": limit, "by_threading": limit_by_threading,
                   "best_batch": best_batch, "best_images_per_s": limit[best_batch]},
         "identity_limit": identity_limit,
+        "one_client": one_client if args.rounds and "tandem" in keys else None,
         "contenders": sorted(contenders, key=lambda c: order_in_doc.index(c["key"])),
     }
     out.mkdir(parents=True, exist_ok=True)

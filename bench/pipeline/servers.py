@@ -102,6 +102,14 @@ class Server:
         raise TimeoutError(f"{self.name} did not serve in {timeout} s:\n"
                            f"{self.log.read_text()[-3000:]}")
 
+    def pause(self) -> None:
+        """Stops every process of the tree (SIGSTOP) until resume(): a server that is not being
+        measured then takes no CPU at all, not even its timers and heartbeats."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)

@@ -1,5 +1,6 @@
-"""Shared by the benchmark scripts: the example repository, an identity model, running wrk, and
-writing a section of docs/performance.md."""
+"""Shared by the benchmark scripts: the example repository (as the pipeline benchmarks shape it,
+with its compiled segmenter), an identity model, running wrk, and writing a section of
+docs/performance.md."""
 
 from __future__ import annotations
 
@@ -26,6 +27,46 @@ def copy_example(root: pathlib.Path, backend: str = "torchscript") -> pathlib.Pa
         config.write_text(re.sub(r"^backend: \w+", f"backend: {backend}", config.read_text(),
                                  flags=re.M))
     return root
+
+
+def bench_repository(root: pathlib.Path, size: int, backend: str = "torchscript") -> pathlib.Path:
+    """The remove_background example at `root` (copy_example) as the pipeline benchmarks serve
+    it: the segmenter at size×size and, like the other batching contenders, batches of up to 4
+    within 2 ms. With `backend` aoti the segmenter's package is one compiled at that size and
+    batch (segmenter_package); the matting net's is the example's (its height and width are
+    free)."""
+    copy_example(root, backend)
+    for config in (root / "segmenter" / "model.yaml", root / "remove_background" / "pipeline.yaml"):
+        config.write_text(config.read_text().replace("320", str(size)))
+    segmenter = root / "segmenter" / "model.yaml"
+    segmenter.write_text(segmenter.read_text().replace("max_batch_size: 8", "max_batch_size: 4")
+                         .replace("preferred_batch_sizes: [4, 8]", "preferred_batch_sizes: [4]"))
+    if backend == "aoti":
+        shutil.copy(segmenter_package(size) / "segmenter" / "1" / "model.pt2",
+                    root / "segmenter" / "1" / "model.pt2")
+    return root
+
+
+def segmenter_package(size: int) -> pathlib.Path:
+    """A folder holding segmenter/1/model.pt2: the example's segmenter at size×size, batches of
+    up to 4, compiled once per version of the model and of this code (kept in ~/.cache/tandem;
+    about 160 s on two cores)."""
+    sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "examples" / "remove_background")]
+    import time
+
+    import export as example  # examples/remove_background/export.py
+    import torch
+    from export_pt2 import cached_export, export_pt2
+
+    def export(folder: pathlib.Path) -> None:
+        started = time.perf_counter()
+        export_pt2(example.modules()["segmenter"], {"image": torch.rand(3, size, size)}, folder,
+                   "segmenter", max_batch_size=4)
+        print(f"compiled the segmenter in {time.perf_counter() - started:.0f} s", flush=True)
+
+    return cached_export(f"bench-segmenter-{size}",
+                         [ROOT / "examples" / "remove_background" / "models.py",
+                          pathlib.Path(example.__file__), pathlib.Path(__file__)], export)
 
 
 def torchscript_identity(path: pathlib.Path) -> None:

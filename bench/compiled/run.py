@@ -5,8 +5,9 @@ clients, alternating the two servers row by row; and each format's forward passe
 in-process (the models called from this Python process, no server).
 
 The segmenter runs at 160×160 as in bench-pipeline (TANDEM_BENCH_SEGMENTER_SIZE), batches of up
-to 4 within 2 ms: its package is compiled once per version of the models and of the export
-code, and kept in ~/.cache/tandem; the matting net's is the example's (`make example`).
+to 4 within 2 ms (common.bench_repository): its package is compiled once per version of the
+models and of the export code, and kept in ~/.cache/tandem; the matting net's is the example's
+(`make example`).
 
 Writes bench/results/compiled.json and the `compiled` section of docs/performance.md.
 Usage (`make bench-compiled`): python bench/compiled/run.py [--seconds 10]
@@ -20,7 +21,6 @@ import io
 import os
 import pathlib
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
@@ -34,11 +34,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "examples" / "remove_background"))
-import export as example  # noqa: E402  (examples/remove_background/export.py)
-from common import copy_example, publish  # noqa: E402
-from export_pt2 import cached_export, export_pt2  # noqa: E402
+from common import bench_repository, publish  # noqa: E402
 from http_load import closed_loop  # noqa: E402
 from support.server import start_server  # noqa: E402
 
@@ -47,35 +43,6 @@ IMAGE = ROOT / "examples" / "remove_background" / "sample.jpg"
 DOC_TITLE = "Compiled models: AOTInductor packages against TorchScript"
 HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/png",
            "X-Amzn-SageMaker-Target-Model": "remove_background"}
-
-
-def segmenter_package() -> pathlib.Path:
-    """segmenter/1/model.pt2 at SIZE with batches of up to 4, the example's weights, compiled
-    once (the matting package is the example's own: its height and width are free)."""
-
-    def export(folder: pathlib.Path) -> None:
-        started = time.perf_counter()
-        export_pt2(example.modules()["segmenter"], {"image": torch.rand(3, SIZE, SIZE)}, folder,
-                   "segmenter", max_batch_size=4)
-        print(f"compiled the segmenter in {time.perf_counter() - started:.0f} s", flush=True)
-
-    return cached_export(f"bench-segmenter-{SIZE}",
-                         [ROOT / "examples" / "remove_background" / "models.py",
-                          pathlib.Path(example.__file__), pathlib.Path(__file__)], export)
-
-
-def repository(root: pathlib.Path, backend: str) -> pathlib.Path:
-    """The example's remove_background at SIZE, its models served by `backend` (same model.yaml
-    otherwise)."""
-    copy_example(root, backend)
-    for config in (root / "segmenter" / "model.yaml", root / "remove_background" / "pipeline.yaml"):
-        config.write_text(config.read_text().replace("320", str(SIZE)))
-    segmenter = root / "segmenter" / "model.yaml"
-    segmenter.write_text(segmenter.read_text().replace("max_batch_size: 8", "max_batch_size: 4")
-                         .replace("preferred_batch_sizes: [4, 8]", "preferred_batch_sizes: [4]"))
-    shutil.copy(segmenter_package() / "segmenter" / "1" / "model.pt2",
-                root / "segmenter" / "1" / "model.pt2")
-    return root
 
 
 def forward_ms(run, inputs, repeats: int = 12) -> float:
@@ -117,7 +84,7 @@ def same_matte(a: bytes, b: bytes) -> float:
 def serve(tmp: pathlib.Path, concurrency: list[int], seconds: int) -> dict:
     body = IMAGE.read_bytes()
     rows = {"torchscript": [], "aoti": []}
-    servers = {backend: start_server(repository(tmp / backend, backend))
+    servers = {backend: start_server(bench_repository(tmp / backend, SIZE, backend))
                for backend in ("torchscript", "aoti")}
     try:
         mattes = {k: s.post("/invocations", body, headers=HEADERS).body
@@ -180,7 +147,7 @@ def main() -> None:
             "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})",
             "date": str(datetime.date.today()), "segmenter_size": SIZE, "seconds": args.seconds,
             "image": f"{Image.open(IMAGE).size[0]}×{Image.open(IMAGE).size[1]} JPEG",
-            "in_process": in_process(repository(tmp / "in-process", "aoti")),
+            "in_process": in_process(bench_repository(tmp / "in-process", SIZE, "aoti")),
             "serve": serve(tmp, [int(c) for c in args.concurrency.split(",")], args.seconds),
         }
     publish("compiled", DOC_TITLE, results, report)

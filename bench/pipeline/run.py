@@ -11,7 +11,8 @@ through each server started the way its docs say and warmed up:
   - Tandem: examples/repository's remove_background pipeline, as configured there and tuned for
     the CPU (instances against intra-op threads, as the toolkit's tuned run), and with its pre-
     and post-processing in two TorchScript glue models instead of the built-in ops
-    (contenders/glue.py, what users wrote before those ops existed);
+    (contenders/glue.py, what users wrote before those ops existed), and with its two models
+    as AOTInductor packages of the same weights (backend: aoti);
 against the limit: the same two models' forward passes alone, called back to back from C++
 (bench/pipeline/forward_limit.cc; no decode, no pre- or post-processing), at the best batch
 size and threading. Load: wrk, closed loop, concurrency 1..32. Then the overhead scenario: an identity
@@ -76,7 +77,8 @@ def children_cpu_seconds() -> float:
 
 # --- measuring --------------------------------------------------------------------------------
 
-def in_process_limit(models: pathlib.Path, batch: int, seconds: float) -> dict[str, float]:
+def in_process_limit(models: pathlib.Path, batch: int, seconds: float,
+                     suffix: str) -> dict[str, float]:
     """Images per second through the segmenter and the matting net alone, called back to back
     from C++ through LibTorch (`forward_limit`, built beside `tandem`): inputs made once, no
     decode, no pre- or post-processing, no server, `batch` images to a segmenter call. Threaded
@@ -84,14 +86,16 @@ def in_process_limit(models: pathlib.Path, batch: int, seconds: float) -> dict[s
     loop with its own copy of the models, as Tandem's instances have); and each model alone on
     a single-threaded loop a core, combined as 1 / (1/segmenter + 1/matting), which is what
     threads that each run one model could reach (a model alone keeps its core's caches). Every
-    contender runs at least these two forward passes an image, so none can pass the best."""
+    contender runs at least these two forward passes an image, so none can pass the best.
+    `suffix`: the models' format, .pt (TorchScript) or .pt2 (AOTInductor packages)."""
     tool = pathlib.Path(os.environ.get("TANDEM_BIN", ROOT / "build" / "tandem")).parent / \
         "bench" / "forward_limit"
     width, height = Image.open(IMAGE).size
     cores = os.cpu_count()
     def run(loops: int, threads: int, which: str) -> float:
         result = subprocess.run(
-            [str(tool), str(models / "segmenter.pt"), str(models / "matting.pt"), str(steps.SIZE),
+            [str(tool), str(models / f"segmenter{suffix}"), str(models / f"matting{suffix}"),
+             str(steps.SIZE),
              str(height), str(width), str(batch), str(loops), str(seconds), which],
             capture_output=True, text=True, check=True,
             env={**os.environ, "OMP_NUM_THREADS": str(threads)})
@@ -102,10 +106,31 @@ def in_process_limit(models: pathlib.Path, batch: int, seconds: float) -> dict[s
             "a model a thread": 1 / sum(1 / x for x in alone)}
 
 
-def measure_limit(models: pathlib.Path) -> dict[int, dict[str, float]]:
-    by_batch = {b: in_process_limit(models, b, 8) for b in (1, 2, 4)}
-    print("in-process limit, images/s by batch size:", by_batch, flush=True)
-    return by_batch
+# The formats whose limits are measured: TorchScript always, the packages for the compiled
+# contender (whose models are faster than the TorchScript limit allows).
+LIMIT_SUFFIXES = {"torchscript": ".pt", "aoti": ".pt2"}
+
+
+def measure_limits(models: pathlib.Path, formats: list[str],
+                   before: dict | None = None) -> dict[str, dict[int, dict[str, float]]]:
+    """Each format's limit by batch size and threading; with `before` (the same measured
+    earlier: this machine's speed drifts by 10-15% over minutes), the faster of the two."""
+    limits = {}
+    for fmt in formats:
+        by_batch = {b: in_process_limit(models, b, 8, LIMIT_SUFFIXES[fmt]) for b in (1, 2, 4)}
+        if before:
+            by_batch = {b: {k: max(v, before[fmt][b][k]) for k, v in by.items()}
+                        for b, by in by_batch.items()}
+        print(f"in-process limit ({fmt}), images/s by batch size:", by_batch, flush=True)
+        limits[fmt] = by_batch
+    return limits
+
+
+def limit_summary(by_threading: dict[int, dict[str, float]]) -> dict:
+    images_per_s = {b: max(by.values()) for b, by in by_threading.items()}
+    best_batch = max(images_per_s, key=images_per_s.get)
+    return {"images_per_s": images_per_s, "by_threading": by_threading, "best_batch": best_batch,
+            "best_images_per_s": images_per_s[best_batch]}
 
 
 def in_process_identity(models: pathlib.Path, seconds: float) -> float:
@@ -258,6 +283,9 @@ def plot(results: dict, path: pathlib.Path) -> None:
                    label=contender["name"])
     left.axhline(results["limit"]["best_images_per_s"], color="grey", linestyle="--",
                  label="in-process limit")
+    if results.get("compiled_limit"):
+        left.axhline(results["compiled_limit"]["best_images_per_s"], color="grey",
+                     linestyle=":", label="in-process limit, compiled models")
     for ax, label in ((left, "images / s"), (right, "p99 latency (s)")):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrent clients")
@@ -278,6 +306,13 @@ def best(contender: dict, scenario: str) -> dict:
 def at(contender: dict, scenario: str, concurrency: int) -> dict | None:
     return next((r for r in contender["rows"]
                  if r["scenario"] == scenario and r["concurrency"] == concurrency), None)
+
+
+def limit_text(limit: dict) -> str:
+    return ", ".join(
+        f"{b}: {v:.2f} (" + ", ".join(f"{k} {x:.2f}" for k, x in
+                                      limit.get("by_threading", {}).get(b, {}).items()) + ")"
+        for b, v in limit["images_per_s"].items())
 
 
 def report(results: dict) -> str:
@@ -314,16 +349,15 @@ def report(results: dict) -> str:
         "through LibTorch on inputs made once: no decode, no pre- or post-processing, no server; "
         "the best of one loop with a thread a core, a single-threaded loop a core, and each "
         "model alone on a single-threaded loop a core, combined), images/s by the segmenter's "
-        "batch size: " + ", ".join(
-            f"{b}: {v:.2f} (" + ", ".join(f"{k} {x:.2f}" for k, x in
-                                          limit.get("by_threading", {}).get(b, {}).items()) + ")"
-            for b, v in limit["images_per_s"].items()) + ".",
+        "batch size: " + limit_text(limit) + "."
+        + (" The same for the compiled models (AOTInductor packages of the same weights): "
+           + limit_text(results["compiled_limit"]) + "." if results.get("compiled_limit") else ""),
         "",
         "Thread settings (the machine has 2 cores):",
         "",
     ]
     lines += [f"- {c['name']}: {c['settings']}." for c in results["contenders"]]
-    lines += ["- In-process limit: one loop with 2 intra-op threads; 2 loops (threads, each "
+    lines += ["- In-process limits: one loop with 2 intra-op threads; 2 loops (threads, each "
               "with its own models) with 1 intra-op thread each; or each model alone on 2 such "
               "loops, combined; whichever serves most.", ""]
 
@@ -340,18 +374,24 @@ def report(results: dict) -> str:
                          f"{r['server_cpu_cores']:.2f} |")
     lines += ["", "**Against the targets**", ""]
     tandem = by_name.get("tandem")
-    tandems = [by_name[k] for k in ("tandem", "tandem-tuned") if k in by_name]
-    if tandems:
+    # Each Tandem against the limit of its models' format.
+    for keys, fmt_limit, label in ((("tandem", "tandem-tuned"), limit, "in-process limit"),
+                                   (("tandem-compiled",), results.get("compiled_limit"),
+                                    "compiled models' in-process limit")):
+        tandems = [by_name[k] for k in keys if k in by_name]
+        if not tandems or not fmt_limit:
+            continue
         t = max((best(c, "pipeline") for c in tandems), key=lambda r: r["throughput_rps"])
         lines.append(f"- Tandem's best, {t['throughput_rps']:.2f} img/s ({t['contender']}, "
                      f"{t['concurrency']} clients), is **"
-                     f"{t['throughput_rps'] / limit['best_images_per_s']:.2f} of the in-process "
-                     f"limit** ({limit['best_images_per_s']:.2f} img/s at batch "
-                     f"{limit['best_batch']}; target ≥ 0.95).")
+                     f"{t['throughput_rps'] / fmt_limit['best_images_per_s']:.2f} of the "
+                     f"{label}** ({fmt_limit['best_images_per_s']:.2f} img/s at batch "
+                     f"{fmt_limit['best_batch']}; target ≥ 0.95).")
     # Default against default, tuned against tuned.
     for mine_key, key, target in (("tandem", "toolkit-default", 1.5),
-                                  ("tandem-tuned", "toolkit-tuned", 1.0)):
-        mine, other = by_name.get(mine_key) or tandem, by_name.get(key)
+                                  ("tandem-tuned", "toolkit-tuned", 1.0),
+                                  ("tandem-compiled", "toolkit-default", 1.5)):
+        mine, other = by_name.get(mine_key), by_name.get(key)
         if not mine or not other:
             continue
         ratio = best(mine, "pipeline")["throughput_rps"] / best(other, "pipeline")["throughput_rps"]
@@ -441,13 +481,14 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count())
     machine = f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()})"
 
+    keys = args.only.split(",")
+    formats = ["torchscript"] + (["aoti"] if "tandem-compiled" in keys else [])
     with tempfile.TemporaryDirectory(prefix="bench-models-") as tmp:
-        models = prepare_models(pathlib.Path(tmp))
-        # This machine's speed drifts by 10-15% over minutes, so the limit is measured before
+        models = prepare_models(pathlib.Path(tmp), compiled="aoti" in formats)
+        # This machine's speed drifts by 10-15% over minutes, so the limits are measured before
         # and after the contenders, and the faster of the two counts.
-        limit_by_threading = measure_limit(models)
+        limits = measure_limits(models, formats)
         identity_limit = in_process_identity(models, 3)
-        keys = args.only.split(",")
         # Tandem first: its PNG is the reference every other contender's is checked against.
         order = (["tandem"] if "tandem" in keys else []) + [k for k in keys if k != "tandem"]
         contenders, reference = [], None
@@ -457,19 +498,16 @@ def main() -> None:
             contenders.append({"key": key, **contender})
         if args.rounds and "tandem" in keys:
             one_client = one_client_rounds(keys, models, reference, args)
-        for b, by in measure_limit(models).items():
-            limit_by_threading[b] = {k: max(v, limit_by_threading[b][k]) for k, v in by.items()}
-    limit = {b: max(by.values()) for b, by in limit_by_threading.items()}
+        limits = measure_limits(models, formats, before=limits)
 
-    best_batch = max(limit, key=limit.get)
     order_in_doc = [k for k in STARTERS if k in keys]
     results = {
         "machine": machine, "date": str(datetime.date.today()),
         "image": f"{Image.open(IMAGE).size[0]}×{Image.open(IMAGE).size[1]} JPEG",
         "segmenter_size": steps.SIZE, "minutes": (time.perf_counter() - started) / 60,
         "seconds": args.seconds, "identity_seconds": args.identity_seconds,
-        "limit": {"images_per_s": limit, "by_threading": limit_by_threading,
-                  "best_batch": best_batch, "best_images_per_s": limit[best_batch]},
+        "limit": limit_summary(limits["torchscript"]),
+        "compiled_limit": limit_summary(limits["aoti"]) if "aoti" in limits else None,
         "identity_limit": identity_limit,
         "one_client": one_client if args.rounds and "tandem" in keys else None,
         "contenders": sorted(contenders, key=lambda c: order_in_doc.index(c["key"])),

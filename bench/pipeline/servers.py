@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import glue as glue_models
 import steps
-from common import copy_example, torchscript_identity
+from common import bench_repository, segmenter_package, torchscript_identity
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -133,12 +133,18 @@ def json_target(path: str, doc) -> Target:
     return Target(path, json.dumps(doc).encode(), {"Content-Type": "application/json"})
 
 
-def prepare_models(work: pathlib.Path) -> pathlib.Path:
-    """segmenter.pt, matting.pt (the example's weights) and identity.pt in one folder."""
+def prepare_models(work: pathlib.Path, compiled: bool = False) -> pathlib.Path:
+    """segmenter.pt, matting.pt (the example's weights) and identity.pt in one folder; with
+    `compiled`, segmenter.pt2 (at steps.SIZE) and matting.pt2 too, the same weights compiled."""
     models = work / "models"
     models.mkdir()
     shutil.copy(EXAMPLES / "repository" / "segmenter" / "1" / "model.pt", models / "segmenter.pt")
     shutil.copy(EXAMPLES / "repository" / "matting" / "1" / "model.pt", models / "matting.pt")
+    if compiled:
+        shutil.copy(segmenter_package(steps.SIZE) / "segmenter" / "1" / "model.pt2",
+                    models / "segmenter.pt2")
+        shutil.copy(EXAMPLES / "repository" / "matting" / "1" / "model.pt2",
+                    models / "matting.pt2")
     torchscript_identity(models / "identity.pt")
     return models
 
@@ -146,20 +152,17 @@ def prepare_models(work: pathlib.Path) -> pathlib.Path:
 # --- the contenders -------------------------------------------------------------------------
 
 def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False,
-                 glue: bool = False) -> Server:
+                 glue: bool = False, compiled: bool = False) -> Server:
     """The example repository with the segmenter at steps.SIZE and, like the other batching
-    contenders, batches of up to 4 within 2 ms; plus the identity model. Tuned as the toolkit
-    is: two instances of each model, LibTorch with one intra-op thread (OMP_NUM_THREADS=1), and
-    one request at a time (on one thread a batch of 2 takes twice as long, while the other
-    instance may sit idle). With `glue`, the pre- and post-processing run in TorchScript glue
-    models instead of the built-in ops (otherwise the same)."""
-    repository = copy_example(work / "repository")
-    for config in (repository / "segmenter" / "model.yaml",
-                   repository / "remove_background" / "pipeline.yaml"):
-        config.write_text(config.read_text().replace("320", str(steps.SIZE)))
+    contenders, batches of up to 4 within 2 ms (common.bench_repository); plus the identity
+    model. Tuned as the toolkit is: two instances of each model, LibTorch with one intra-op
+    thread (OMP_NUM_THREADS=1), and one request at a time (on one thread a batch of 2 takes
+    twice as long, while the other instance may sit idle). With `glue`, the pre- and
+    post-processing run in TorchScript glue models instead of the built-in ops (otherwise the
+    same). With `compiled`, the two models are AOTInductor packages of the same weights."""
+    repository = bench_repository(work / "repository", steps.SIZE,
+                                  "aoti" if compiled else "torchscript")
     segmenter = repository / "segmenter" / "model.yaml"
-    segmenter.write_text(segmenter.read_text().replace("max_batch_size: 8", "max_batch_size: 4")
-                         .replace("preferred_batch_sizes: [4, 8]", "preferred_batch_sizes: [4]"))
     if tuned:
         for name in ("segmenter", "matting"):
             config = repository / name / "model.yaml"
@@ -177,12 +180,14 @@ def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False,
         "outputs: [{name: output0, datatype: FP32, shape: [1, 16]}]\n")
     port = free_port()
     server = Server(
-        "Tandem (tuned)" if tuned else "Tandem, TorchScript glue" if glue else "Tandem",
+        "Tandem (tuned)" if tuned else "Tandem, TorchScript glue" if glue else
+        "Tandem, compiled models" if compiled else "Tandem",
         "2 instances a model × 1 intra-op thread (OMP_NUM_THREADS=1), one request at a time "
         "(as the tuned toolkit)" if tuned else
         "1 instance a model; LibTorch's default intra-op threads (2), shared; segmenter batches "
         "of up to 4 within 2 ms" + ("; pre- and post-processing in two TorchScript models "
-                                    "(bench/pipeline/contenders/glue.py)" if glue else ""), port,
+                                    "(bench/pipeline/contenders/glue.py)" if glue else "")
+        + ("; the models as AOTInductor packages (backend: aoti)" if compiled else ""), port,
         jpeg_target("/invocations", Accept="image/png",
                     **{"X-Amzn-SageMaker-Target-Model": "remove_background"}),
         json_target("/v2/models/identity/infer",
@@ -297,4 +302,5 @@ STARTERS = {
     "tandem": start_tandem,
     "tandem-tuned": lambda w, m: start_tandem(w, m, tuned=True),
     "tandem-glue": lambda w, m: start_tandem(w, m, glue=True),
+    "tandem-compiled": lambda w, m: start_tandem(w, m, compiled=True),
 }

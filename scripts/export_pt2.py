@@ -19,7 +19,9 @@ From the shell:
     python scripts/export_pt2.py my_package.models:make_classifier REPOSITORY NAME \\
         --input image=FP32:3,32,32 --max-batch-size 8
 (the factory is called with no arguments and returns the module; -1 in a shape is a free
-dimension, exported at --free-size).
+dimension, exported at --free-size). A CPU package's fused kernels run on a thread count fixed at
+export, this machine's intra-op threads unless --threads says otherwise: export with the threads
+each instance will have.
 """
 
 from __future__ import annotations
@@ -68,11 +70,15 @@ def export_pt2(module: torch.nn.Module, examples: Dict[str, torch.Tensor],
                repository: pathlib.Path, name: str, *, max_batch_size: int = 0,
                free_dims: Optional[Dict[str, Sequence[int]]] = None,
                output_names: Optional[Sequence[str]] = None, version: int = 1,
-               extra_yaml: str = "") -> pathlib.Path:
+               extra_yaml: str = "", threads: Optional[int] = None) -> pathlib.Path:
     """Exports `module` (called with `examples`' tensors, in order, as positional inputs) to
     `repository/name`. `examples` hold one item (no batch dimension) when max_batch_size > 0.
     `free_dims` gives, per input, the dimensions (counted without the batch) that may vary.
-    Returns the package's path."""
+    `threads`: the threads a CPU package's fused kernels run on. The package fixes it (default:
+    this process's torch.get_num_threads(), the exporting machine's cores unless set); the
+    serving process's OMP_NUM_THREADS governs only the kernels it calls in ATen (convolutions,
+    matrix products). Export with the threads each instance will have. Returns the package's
+    path."""
     module = module.eval()
     free_dims = free_dims or {}
     batched = max_batch_size > 0
@@ -105,7 +111,8 @@ def export_pt2(module: torch.nn.Module, examples: Dict[str, torch.Tensor],
     version_dir = model_dir / str(version)
     version_dir.mkdir(parents=True, exist_ok=True)
     package = version_dir / "model.pt2"
-    torch._inductor.aoti_compile_and_package(program, package_path=str(package))
+    with torch._inductor.config.patch({"cpp.threads": threads or -1}):
+        torch._inductor.aoti_compile_and_package(program, package_path=str(package))
 
     lines = ["# Written by scripts/export_pt2.py from the exported program.", "backend: aoti",
              f"max_batch_size: {max_batch_size}", "inputs:"]
@@ -126,13 +133,15 @@ def cached_export(label: str, sources: Sequence[pathlib.Path],
     two cores, so examples, tests and benchmarks export once and share the packages. The key
     hashes `sources` (the files whose content decides the packages: the modules, the code that
     exports them), this script, torch's version and what the package is compiled for: this
-    CPU's vector ISA, or the GPU's architecture when `device` is cuda. Concurrent callers are
+    CPU's vector ISA and thread count, or the GPU's architecture when `device` is cuda. Concurrent callers are
     safe: each compiles into its own staging folder and the first to finish is kept."""
     ingredients = [p.read_bytes() for p in (*sources, pathlib.Path(__file__))]
     ingredients.append(torch.__version__.encode())
     ingredients.append(torch.backends.cpu.get_cpu_capability().encode())
     if device.startswith("cuda"):
         ingredients.append(str(torch.cuda.get_device_capability(device)).encode())
+    else:  # a CPU package's fused kernels run on this many threads unless told otherwise
+        ingredients.append(str(torch.get_num_threads()).encode())
     key = hashlib.sha256(b"\0".join(ingredients)).hexdigest()[:16]
     cache = pathlib.Path.home() / ".cache" / "tandem" / f"{label}-{key}"
     if (cache / "done").exists():
@@ -180,6 +189,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--free-size", type=int, default=64,
                         help="the size free dimensions are traced at (default 64)")
     parser.add_argument("--version", type=int, default=1)
+    parser.add_argument("--threads", type=int,
+                        help="threads a CPU package's fused kernels run on (default: this "
+                             "machine's intra-op threads); the package fixes it")
     args = parser.parse_args(argv)
     module_name, _, function = args.factory.partition(":")
     sys.path.insert(0, str(pathlib.Path.cwd()))
@@ -191,7 +203,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         free[name] = dims
     package = export_pt2(module, examples, args.repository, args.name,
                          max_batch_size=args.max_batch_size, free_dims=free,
-                         output_names=args.output, version=args.version)
+                         output_names=args.output, version=args.version, threads=args.threads)
     print(f"exported {args.name} to {package}")
 
 

@@ -8,6 +8,7 @@ Tolerance: 1e-5 absolute (Inductor fuses and reorders float math; measured here 
 import concurrent.futures
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 import time
@@ -198,3 +199,15 @@ def test_broken_packages_are_named_and_the_rest_serves(repository, tmp_path):
             assert r.status != 200, name
     finally:
         s.stop()
+
+
+def test_a_cpu_package_fixes_the_threads_of_its_fused_kernels_at_export():
+    """OMP_NUM_THREADS at serve time does not change them: export_pt2's `threads` does."""
+    def kernel_threads(name):
+        with zipfile.ZipFile(models.aoti_packages() / name / "1" / "model.pt2") as package:
+            code = "".join(package.read(f).decode() for f in package.namelist()
+                           if f.endswith(".cpp"))
+        return set(re.findall(r"omp parallel num_threads\((\d+)\)", code))
+
+    assert kernel_threads("classifier") == {str(torch.get_num_threads())}
+    assert kernel_threads(models.AOTI_THREADS_MODEL) == {str(torch.get_num_threads() + 1)}

@@ -18,7 +18,7 @@ against the limit: the same two models' forward passes alone, called back to bac
 size and threading. Load: wrk, closed loop, concurrency 1..32. Then the overhead scenario: an identity
 model on 16 floats through each server against a direct in-process call loop. Then the
 one-client comparisons that are targets again, in alternating rounds with Tandem and its rivals
-served at once (the machine drifts between rows measured minutes apart).
+served at once, the idle ones paused (the machine drifts between rows measured minutes apart).
 
 Every contender's PNG for the sample image is checked against Tandem's before it is measured.
 
@@ -95,8 +95,8 @@ def in_process_limit(models: pathlib.Path, batch: int, seconds: float,
     def run(loops: int, threads: int, which: str) -> float:
         result = subprocess.run(
             [str(tool), str(models / f"segmenter{suffix}"), str(models / f"matting{suffix}"),
-             str(steps.SIZE),
-             str(height), str(width), str(batch), str(loops), str(seconds), which],
+             str(steps.SIZE), str(height), str(width), str(batch), str(loops), str(seconds),
+             which],
             capture_output=True, text=True, check=True,
             env={**os.environ, "OMP_NUM_THREADS": str(threads)})
         return float(result.stdout.strip())
@@ -214,8 +214,8 @@ def one_client_rounds(keys: list[str], models: pathlib.Path, reference: bytes, a
     `args.rounds` rounds of `args.round_seconds` each. Rows measured minutes apart see a machine
     whose speed drifts by 10-15%; in adjacent rounds both sides of a ratio see the same one, and
     the servers not being measured are paused (SIGSTOP), so that they cost the one being measured
-    nothing, not even timers and heartbeats. Returns each contender's img/s a round
-    and, for each rival, the median over rounds of Tandem's img/s ÷ the rival's."""
+    nothing, not even timers and heartbeats. Returns each contender's img/s a round and, for
+    each rival, the median over rounds of Tandem's img/s ÷ the rival's."""
     keys = ["tandem"] + [k for k in ONE_CLIENT_RIVALS if k in keys]
     with tempfile.TemporaryDirectory(prefix="bench-one-client-") as tmp:
         servers = {}

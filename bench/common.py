@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLE_REPOSITORY = ROOT / "examples" / "repository"
@@ -51,9 +52,9 @@ def segmenter_package(size: int) -> pathlib.Path:
     """A folder holding segmenter/1/model.pt2: the example's segmenter at size×size, batches of
     up to 4, compiled once per version of the model and of this code (kept in ~/.cache/tandem;
     about 160 s on two cores)."""
-    sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "examples" / "remove_background")]
-    import time
-
+    for folder in (ROOT / "scripts", ROOT / "examples" / "remove_background"):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
     import export as example  # examples/remove_background/export.py
     import torch
     from export_pt2 import cached_export, export_pt2

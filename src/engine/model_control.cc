@@ -1,12 +1,8 @@
 #include "engine/model_control.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <vector>
 
@@ -16,9 +12,6 @@ namespace tandem {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The niceness of the control thread: loads while serving get what serving leaves.
-constexpr int kLoadNiceness = 10;
 
 // The model and pipeline folders of `root`, models first (a changed pipeline may need a model
 // that changed with it): name -> folder.
@@ -141,14 +134,6 @@ void ModelControl::Enqueue(std::function<Status()> work, Done done) {
 }
 
 void ModelControl::Loop() {
-  // Loads while serving yield the cores to serving: this thread, and the intra-op threads it
-  // starts (which inherit it), run at a lower priority (nice +10, per thread on Linux), so a
-  // reload takes longer under load instead of slowing the requests. Start-up loads, before
-  // anything serves, run at full priority on the thread that called Start.
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kLoadNiceness) != 0) {
-    spdlog::warn("loads will run at the serving threads' priority: setpriority failed ({})",
-                 std::strerror(errno));
-  }
   auto next_poll = std::chrono::steady_clock::now() + poll_interval_;
   while (true) {
     Task task;

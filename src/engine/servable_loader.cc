@@ -1,11 +1,49 @@
 #include "engine/servable_loader.h"
 
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <thread>
 
 #include "backend/backend_registry.h"
 #include "backend/ops/op.h"
 
 namespace tandem {
+namespace {
+
+// How much lower than the caller's the priority of a load's work is (nice, per thread on Linux).
+constexpr int kLoadNiceness = 10;
+
+// Runs `work` on a thread of its own at a lower priority than the caller's, and waits for it.
+// Creating and warming instances is the CPU a load costs; at a lower priority a load while
+// serving takes what the requests leave instead of taking cores from them (before serving starts
+// nothing competes, so it costs nothing then). The thread lives for one load because priority
+// is inherited and an unprivileged thread can lower its own but never raise it again: the
+// intra-op threads the warm-up starts go with it, and the workers the caller starts afterwards
+// keep the serving priority.
+template <typename Work>
+auto RunAtLoadPriority(Work work) -> decltype(work()) {
+  std::optional<decltype(work())> result;
+  std::thread thread([&] {
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+    if (errno != 0 ||
+        setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice + kLoadNiceness) != 0) {
+      spdlog::warn("this load runs at the serving threads' priority: setpriority failed ({})",
+                   std::strerror(errno));
+    }
+    result.emplace(work());
+  });
+  thread.join();
+  return std::move(*result);
+}
+
+}  // namespace
 
 StatusOr<std::shared_ptr<InstanceGroup>> LoadModelVersion(std::shared_ptr<const ModelConfig> config,
                                                           int64_t version,
@@ -26,19 +64,24 @@ StatusOr<std::shared_ptr<InstanceGroup>> LoadModelVersion(std::shared_ptr<const 
   for (const Device& device : placement) need[device] += each;
   RETURN_IF_ERROR(
       budget.Take(need, "model '" + config->name + "' version " + std::to_string(version)));
-  std::unique_ptr<Backend> backend = description->make(devices);
-  std::vector<std::unique_ptr<Instance>> instances;
-  for (const Device& device : placement) {
-    ASSIGN_OR_RETURN(std::unique_ptr<Instance> instance,
-                     backend->CreateInstance(*config, version_dir, device));
-    instances.push_back(std::move(instance));
-  }
-  // Warm-up runs before the instance takes traffic, so the first requests do not pay for
-  // lazy initialisation (kernel selection, allocator growth, CUDA graph capture).
-  for (auto& instance : instances) {
-    RETURN_IF_ERROR(WarmUp(*config, *instance, config->warmup_batch_sizes));
-  }
-  return std::make_shared<InstanceGroup>(std::move(config), version, std::move(instances), devices);
+  auto created = RunAtLoadPriority([&]() -> StatusOr<std::vector<std::unique_ptr<Instance>>> {
+    std::unique_ptr<Backend> backend = description->make(devices);
+    std::vector<std::unique_ptr<Instance>> instances;
+    for (const Device& device : placement) {
+      ASSIGN_OR_RETURN(std::unique_ptr<Instance> instance,
+                       backend->CreateInstance(*config, version_dir, device));
+      instances.push_back(std::move(instance));
+    }
+    // Warm-up runs before the instance takes traffic, so the first requests do not pay for
+    // lazy initialisation (kernel selection, allocator growth, CUDA graph capture).
+    for (auto& instance : instances) {
+      RETURN_IF_ERROR(WarmUp(*config, *instance, config->warmup_batch_sizes));
+    }
+    return instances;
+  });
+  if (!created.ok()) return created.status();
+  // The workers start here, on the caller's thread, at its priority.
+  return std::make_shared<InstanceGroup>(std::move(config), version, std::move(*created), devices);
 }
 
 StatusOr<std::shared_ptr<PipelineServable>> AssemblePipeline(

@@ -12,8 +12,13 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <memory>
+#include <set>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/model_control.h"
 
@@ -317,20 +322,42 @@ TEST(MemoryLimitTest, ResolvesFractionsOfKnownMemoryOnly) {
   EXPECT_FALSE(ResolveMemoryLimits({{Device::Cpu(), 1, 0}, {Device::Cpu(), 2, 0}}, *devices).ok());
 }
 
-TEST_F(EngineRegistryTest, LoadsWhileServingRunBelowTheServingThreadsPriority) {
+// The niceness of each thread of this process (field 19 of /proc/self/task/TID/stat).
+std::vector<int> ThreadNiceness() {
+  std::vector<int> out;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t comm_end = stat.rfind(')');
+    if (comm_end == std::string::npos) continue;  // the thread has just ended
+    std::istringstream fields(stat.substr(comm_end + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i) {
+      if (i == 19) out.push_back(std::stoi(field));
+    }
+  }
+  return out;
+}
+
+TEST_F(EngineRegistryTest, ALoadWhileServingRunsBelowTheServingPriorityAndItsWorkersDoNot) {
   ModelControl control(*engine_, ModelControlMode::kExplicit, std::chrono::seconds(60));
   ASSERT_TRUE(control.Start().ok());
   const int serving = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
-  std::promise<int> seen;
-  control.Enqueue(
-      [&] {
-        seen.set_value(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())));
-        return engine_->Load("m");
-      },
-      [](Status) {});
-  EXPECT_EQ(seen.get_future().get(), std::min(serving + 10, 19));
+  Write("m/model.yaml",  // its warm-up takes a while
+        SimModel(5, /*latency_us=*/200000) + "warmup: {batch_sizes: [1]}\n");
+  std::promise<Status> loaded;
+  std::future<Status> done = loaded.get_future();
+  control.Load("m", [&](Status status) { loaded.set_value(status); });
+  std::set<int> during;
+  while (done.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) {
+    for (int nice : ThreadNiceness()) during.insert(nice);
+  }
+  ASSERT_TRUE(done.get().ok());
+  EXPECT_EQ(during.count(std::min(serving + 10, 19)), 1u) << "the warm-up ran at full priority";
+  // The reloaded model's workers, started after the warm-up, serve at the serving priority.
+  for (int nice : ThreadNiceness()) EXPECT_EQ(nice, serving);
   control.Stop();
-  EXPECT_NEAR(*Call("m", 2), 3, 1e-6);  // the model it reloaded serves
+  EXPECT_NEAR(*Call("m", 2), 7, 1e-6);  // the model it reloaded serves
 }
 
 TEST_F(EngineRegistryTest, LoadingWhatTheRepositoryLacksIsNotFound) {

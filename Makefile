@@ -112,8 +112,9 @@ bench-pipeline: example
 bench-stages: example
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/pipeline/stages.py
 
-# The example's models as AOTInductor packages against TorchScript, same server, side by side
-# (about 5 minutes on 2 cores, plus about 2 to compile the packages the first time).
+# The example's models as AOTInductor packages against TorchScript, same server, side by side,
+# as the example configures them and tuned (about 6 minutes on 2 cores, plus about 7 to compile
+# the packages the first time).
 bench-compiled: example
 	TANDEM_BIN=$(abspath $(BUILD))/tandem $(PYTHON) bench/compiled/run.py
 

@@ -1,5 +1,5 @@
 """Shared by the benchmark scripts: the example repository (as the pipeline benchmarks shape it,
-with its compiled segmenter), an identity model, running wrk, and writing a section of
+with their compiled models), an identity model, running wrk, and writing a section of
 docs/performance.md."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import re
 import shutil
 import subprocess
 import sys
-import time
+
+from packages import bench_packages
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLE_REPOSITORY = ROOT / "examples" / "repository"
@@ -30,44 +31,37 @@ def copy_example(root: pathlib.Path, backend: str = "torchscript") -> pathlib.Pa
     return root
 
 
-def bench_repository(root: pathlib.Path, size: int, backend: str = "torchscript") -> pathlib.Path:
+# How a tuned Tandem is started: LibTorch with one intra-op thread (see bench_repository).
+TUNED_ENV = {"OMP_NUM_THREADS": "1"}
+
+
+def bench_repository(root: pathlib.Path, size: int, backend: str = "torchscript",
+                     tuned: bool = False) -> pathlib.Path:
     """The remove_background example at `root` (copy_example) as the pipeline benchmarks serve
     it: the segmenter at size×size and, like the other batching contenders, batches of up to 4
-    within 2 ms. With `backend` aoti the segmenter's package is one compiled at that size and
-    batch (segmenter_package); the matting net's is the example's (its height and width are
-    free)."""
+    within 2 ms. With `backend` aoti the models are packages compiled at that size and batch
+    (packages.bench_packages). With `tuned`, configured as the tuned toolkit is for a CPU of
+    few cores: two instances of each model, each on one intra-op thread (serve it with
+    TUNED_ENV; the packages are compiled for one thread), one request at a time (on one thread
+    a batch of 2 takes twice as long, while the other instance may sit idle)."""
     copy_example(root, backend)
     for config in (root / "segmenter" / "model.yaml", root / "remove_background" / "pipeline.yaml"):
         config.write_text(config.read_text().replace("320", str(size)))
     segmenter = root / "segmenter" / "model.yaml"
     segmenter.write_text(segmenter.read_text().replace("max_batch_size: 8", "max_batch_size: 4")
                          .replace("preferred_batch_sizes: [4, 8]", "preferred_batch_sizes: [4]"))
+    if tuned:
+        for name in ("segmenter", "matting"):
+            config = root / name / "model.yaml"
+            config.write_text(config.read_text().replace("count: 1", "count: 2"))
+        segmenter.write_text(segmenter.read_text().replace("max_batch_size: 4", "max_batch_size: 1")
+                             .replace("dynamic_batching: {max_queue_delay_us: 2000, "
+                                      "preferred_batch_sizes: [4]}\n", ""))
     if backend == "aoti":
-        shutil.copy(segmenter_package(size) / "segmenter" / "1" / "model.pt2",
-                    root / "segmenter" / "1" / "model.pt2")
+        packages = bench_packages(size, threads=1 if tuned else None)
+        for name in ("segmenter", "matting"):
+            shutil.copy(packages / name / "1" / "model.pt2", root / name / "1" / "model.pt2")
     return root
-
-
-def segmenter_package(size: int) -> pathlib.Path:
-    """A folder holding segmenter/1/model.pt2: the example's segmenter at size×size, batches of
-    up to 4, compiled once per version of the model and of this code (kept in ~/.cache/tandem;
-    about 160 s on two cores)."""
-    for folder in (ROOT / "scripts", ROOT / "examples" / "remove_background"):
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
-    import export as example  # examples/remove_background/export.py
-    import torch
-    from export_pt2 import cached_export, export_pt2
-
-    def export(folder: pathlib.Path) -> None:
-        started = time.perf_counter()
-        export_pt2(example.modules()["segmenter"], {"image": torch.rand(3, size, size)}, folder,
-                   "segmenter", max_batch_size=4)
-        print(f"compiled the segmenter in {time.perf_counter() - started:.0f} s", flush=True)
-
-    return cached_export(f"bench-segmenter-{size}",
-                         [ROOT / "examples" / "remove_background" / "models.py",
-                          pathlib.Path(example.__file__), pathlib.Path(__file__)], export)
 
 
 def torchscript_identity(path: pathlib.Path) -> None:

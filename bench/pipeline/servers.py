@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import glue as glue_models
 import steps
-from common import bench_repository, segmenter_package, torchscript_identity
+from common import TUNED_ENV, bench_repository, torchscript_identity
+from packages import bench_packages
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -141,10 +142,9 @@ def prepare_models(work: pathlib.Path, compiled: bool = False) -> pathlib.Path:
     shutil.copy(EXAMPLES / "repository" / "segmenter" / "1" / "model.pt", models / "segmenter.pt")
     shutil.copy(EXAMPLES / "repository" / "matting" / "1" / "model.pt", models / "matting.pt")
     if compiled:
-        shutil.copy(segmenter_package(steps.SIZE) / "segmenter" / "1" / "model.pt2",
-                    models / "segmenter.pt2")
-        shutil.copy(EXAMPLES / "repository" / "matting" / "1" / "model.pt2",
-                    models / "matting.pt2")
+        for name in ("segmenter", "matting"):
+            shutil.copy(bench_packages(steps.SIZE) / name / "1" / "model.pt2",
+                        models / f"{name}.pt2")
     torchscript_identity(models / "identity.pt")
     return models
 
@@ -154,22 +154,12 @@ def prepare_models(work: pathlib.Path, compiled: bool = False) -> pathlib.Path:
 def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False,
                  glue: bool = False, compiled: bool = False) -> Server:
     """The example repository with the segmenter at steps.SIZE and, like the other batching
-    contenders, batches of up to 4 within 2 ms (common.bench_repository); plus the identity
-    model. Tuned as the toolkit is: two instances of each model, LibTorch with one intra-op
-    thread (OMP_NUM_THREADS=1), and one request at a time (on one thread a batch of 2 takes
-    twice as long, while the other instance may sit idle). With `glue`, the pre- and
+    contenders, batches of up to 4 within 2 ms, or `tuned` as the toolkit's tuned run is
+    (common.bench_repository); plus the identity model. With `glue`, the pre- and
     post-processing run in TorchScript glue models instead of the built-in ops (otherwise the
     same). With `compiled`, the two models are AOTInductor packages of the same weights."""
     repository = bench_repository(work / "repository", steps.SIZE,
-                                  "aoti" if compiled else "torchscript")
-    segmenter = repository / "segmenter" / "model.yaml"
-    if tuned:
-        for name in ("segmenter", "matting"):
-            config = repository / name / "model.yaml"
-            config.write_text(config.read_text().replace("count: 1", "count: 2"))
-        segmenter.write_text(segmenter.read_text().replace("max_batch_size: 4", "max_batch_size: 1")
-                             .replace("dynamic_batching: {max_queue_delay_us: 2000, "
-                                      "preferred_batch_sizes: [4]}\n", ""))
+                                  "aoti" if compiled else "torchscript", tuned)
     if glue:
         glue_models.install(repository, steps.SIZE)
     (repository / "identity" / "1").mkdir(parents=True)
@@ -195,7 +185,7 @@ def start_tandem(work: pathlib.Path, models: pathlib.Path, tuned: bool = False,
                                  "data": IDENTITY_VALUES[0]}]}))
     server.start([os.environ.get("TANDEM_BIN", str(ROOT / "build" / "tandem")), "serve",
                   "--host", "127.0.0.1", "--port", str(port), "--model-repository",
-                  str(repository)], work, {"OMP_NUM_THREADS": "1"} if tuned else {})
+                  str(repository)], work, TUNED_ENV if tuned else {})
     return server
 
 

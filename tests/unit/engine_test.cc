@@ -345,9 +345,11 @@ TEST_F(EngineRegistryTest, ALoadWhileServingRunsBelowTheServingPriorityAndItsWor
   const int serving = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
   Write("m/model.yaml",  // its warm-up takes a while
         SimModel(5, /*latency_us=*/200000) + "warmup: {batch_sizes: [1]}\n");
-  std::promise<Status> loaded;
-  std::future<Status> done = loaded.get_future();
-  control.Load("m", [&](Status status) { loaded.set_value(status); });
+  // Shared with the callback, as in Send: whichever thread lets go of it last destroys it (the
+  // control thread keeps its callback after calling it).
+  auto loaded = std::make_shared<std::promise<Status>>();
+  std::future<Status> done = loaded->get_future();
+  control.Load("m", [loaded](Status status) { loaded->set_value(status); });
   std::set<int> during;
   while (done.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) {
     for (int nice : ThreadNiceness()) during.insert(nice);

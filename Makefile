@@ -102,7 +102,7 @@ bench-placement: build
 
 # remove_background on the CPU: Tandem against the SageMaker toolkit on TorchServe, TorchServe,
 # Ray Serve and the example's handler on gunicorn (installed here into .venv-bench) and the
-# in-process limit (about 18 minutes).
+# in-process limit, then the one-client rounds (about 30 minutes).
 bench-pipeline: example
 	@scripts/setup.sh --bench >/dev/null
 	TANDEM_BIN=$(abspath $(BUILD))/tandem .venv-bench/bin/python bench/pipeline/run.py

@@ -17,11 +17,11 @@ namespace {
 
 // Runs `work` on a thread of its own at the lowest priority (SCHED_IDLE), and waits for it.
 // Creating and warming instances is the CPU a load costs; at that priority a load while serving
-// runs on what the requests leave, and a request that wakes takes the core from it at once
-// (bench-reload: nice +10 left another model's p99 1.28× higher during reloads, SCHED_IDLE
-// 0.92–1.08×).
-// Linux still gives it a sliver of a saturated core, so a load finishes, slowly, while the
-// version it replaces serves; before serving starts nothing competes, so it costs nothing then.
+// runs on what the requests leave, and a request that wakes takes the core from it at once (in
+// bench-reload another model's p99 during reloads was 1.28× its p99 without them at nice +10,
+// 0.92–1.08× at SCHED_IDLE). Linux still gives it a sliver of a saturated core, so a load
+// finishes, slowly, while the version it replaces serves; before serving starts nothing
+// competes, so it costs nothing then.
 // The thread lives for one load because the policy is inherited and an unprivileged thread
 // cannot leave SCHED_IDLE again: the intra-op threads the warm-up starts go with it, and the
 // workers the caller starts afterwards keep the serving priority.

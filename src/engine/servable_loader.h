@@ -1,6 +1,6 @@
 // Builds servables, on the control thread: a model version's instances (its backend creates
-// them on each device its config names, each is warmed up — on a thread of the load's own, at a
-// lower priority than the caller's — then gets a worker, at the caller's priority), and a pipeline
+// them on each device its config names, each is warmed up — on a thread of the load's own, at
+// the lowest priority — then gets a worker, at the caller's priority), and a pipeline
 // over model servables already loaded, with instances of its op steps on the devices those
 // models use.
 #pragma once

@@ -23,16 +23,11 @@ def bench_packages(size: int, threads: Optional[int] = None) -> pathlib.Path:
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
     import export as example  # examples/remove_background/export.py
-    import torch
-    from export_pt2 import cached_export, export_pt2
+    from export_pt2 import cached_export
 
     def export(folder: pathlib.Path) -> None:
         started = time.perf_counter()
-        nets = example.modules()
-        export_pt2(nets["segmenter"], {"image": torch.rand(3, size, size)}, folder, "segmenter",
-                   max_batch_size=4, threads=threads)
-        export_pt2(nets["matting"], {"x": torch.rand(1, 4, 96, 128)}, folder, "matting",
-                   free_dims={"x": [2, 3]}, threads=threads)
+        example.export_packages(folder, size=size, max_batch_size=4, threads=threads)
         print(f"compiled the benchmarks' packages in {time.perf_counter() - started:.0f} s",
               flush=True)
 

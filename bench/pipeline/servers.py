@@ -142,9 +142,9 @@ def prepare_models(work: pathlib.Path, compiled: bool = False) -> pathlib.Path:
     shutil.copy(EXAMPLES / "repository" / "segmenter" / "1" / "model.pt", models / "segmenter.pt")
     shutil.copy(EXAMPLES / "repository" / "matting" / "1" / "model.pt", models / "matting.pt")
     if compiled:
+        packages = bench_packages(steps.SIZE)
         for name in ("segmenter", "matting"):
-            shutil.copy(bench_packages(steps.SIZE) / name / "1" / "model.pt2",
-                        models / f"{name}.pt2")
+            shutil.copy(packages / name / "1" / "model.pt2", models / f"{name}.pt2")
     torchscript_identity(models / "identity.pt")
     return models
 

@@ -41,21 +41,28 @@ def modules() -> dict:
     return {"segmenter": Segmenter().eval(), "matting": Matting().eval()}
 
 
+def export_packages(folder: pathlib.Path, device: str = "cpu", size: int = SEGMENTER_SIZE,
+                    max_batch_size: int = 8, threads: int | None = None) -> None:
+    """Exports the two networks to folder/segmenter and folder/matting as AOTInductor packages
+    for `device`: the segmenter at size×size in batches of up to `max_batch_size`, the matting
+    net at any height and width; a CPU package's fused kernels on `threads` (export_pt2)."""
+    nets = {name: module.to(device) for name, module in modules().items()}
+    export_pt2(nets["segmenter"], {"image": torch.rand(3, size, size, device=device)}, folder,
+               "segmenter", max_batch_size=max_batch_size, threads=threads)
+    # Height and width are free (Dim.AUTO): the matting net runs at each image's own size.
+    export_pt2(nets["matting"], {"x": torch.rand(1, 4, 96, 128, device=device)}, folder,
+               "matting", free_dims={"x": [2, 3]}, threads=threads)
+
+
 def compiled(device: str) -> pathlib.Path:
     """A folder with segmenter/1/model.pt2 and matting/1/model.pt2 compiled for `device`'s kind,
     exported once per version of models.py and this file."""
 
     def export(folder: pathlib.Path) -> None:
-        nets = {name: module.to(device) for name, module in modules().items()}
         started = time.perf_counter()
         print(f"compiling the example's models for {device} (once; about 4 minutes on two cores)",
               flush=True)
-        export_pt2(nets["segmenter"],
-                   {"image": torch.rand(3, SEGMENTER_SIZE, SEGMENTER_SIZE, device=device)},
-                   folder, "segmenter", max_batch_size=8)
-        # Height and width are free (Dim.AUTO): the matting net runs at each image's own size.
-        export_pt2(nets["matting"], {"x": torch.rand(1, 4, 96, 128, device=device)}, folder,
-                   "matting", free_dims={"x": [2, 3]})
+        export_packages(folder, device)
         print(f"compiled in {time.perf_counter() - started:.0f} s", flush=True)
 
     kind = torch.device(device).type

@@ -12,7 +12,8 @@ DynamicBatcher::DynamicBatcher(BatchingOptions options)
                                                  options_.preferred_batch_sizes.end())) {}
 
 DynamicBatcher::Decision DynamicBatcher::Decide(const std::vector<const InferJob*>& queue,
-                                                SteadyClock::time_point now) const {
+                                                SteadyClock::time_point now,
+                                                int lone_arrivals) const {
   if (!options_.enabled) return {1, now};
 
   const InferJob& head = *queue.front();
@@ -45,7 +46,8 @@ DynamicBatcher::Decision DynamicBatcher::Decide(const std::vector<const InferJob
     }
     return {count, now};
   }
-  if (total >= options_.max_batch_size || blocked || urgent || now >= batch_deadline) {
+  const bool alone = lone_arrivals >= kLoneArrivals;
+  if (total >= options_.max_batch_size || blocked || urgent || alone || now >= batch_deadline) {
     return {count, now};
   }
   return {0, batch_deadline};

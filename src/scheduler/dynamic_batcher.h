@@ -8,6 +8,10 @@
 //     the longest prefix that is exactly a preferred size, if there is one);
 //   - at once, when the next queued request cannot join it (so waiting cannot grow it);
 //   - at once, when one of its requests has a deadline before the batching delay ends;
+//   - at once, when the model's requests arrive alone: each of the latest kLoneArrivals found no
+//     request queued and an instance idle (one client waiting for each answer, say), so nothing
+//     suggests company will come and waiting would only add the delay. One arrival that finds
+//     the queue or the instances busy brings the waiting back;
 //   - otherwise when its oldest request has waited max_queue_delay.
 // Without dynamic batching every request runs alone, at once.
 #pragma once
@@ -30,6 +34,11 @@ struct BatchingOptions {
 
 class DynamicBatcher {
  public:
+  // Lone arrivals in a row after which a batch no longer waits for company. Several, so that a
+  // request that happens to find the model idle (the first of a burst) does not switch off the
+  // waiting that batches the rest.
+  static constexpr int kLoneArrivals = 8;
+
   explicit DynamicBatcher(BatchingOptions options);
 
   struct Decision {
@@ -39,8 +48,10 @@ class DynamicBatcher {
   };
 
   // `queue`: the jobs the asking instance may run, oldest first. REQUIRES: not empty.
-  // `now` is the current time.
-  Decision Decide(const std::vector<const InferJob*>& queue, SteadyClock::time_point now) const;
+  // `now` is the current time. `lone_arrivals`: how many of the model's latest requests in a
+  // row arrived alone, finding no request queued and an instance idle (ModelQueue counts them).
+  Decision Decide(const std::vector<const InferJob*>& queue, SteadyClock::time_point now,
+                  int lone_arrivals = 0) const;
 
   const BatchingOptions& options() const { return options_; }
 

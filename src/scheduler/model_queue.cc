@@ -15,6 +15,8 @@ Status ModelQueue::Enqueue(std::unique_ptr<InferJob> job) {
       return Unavailable("the queue of model '" + name_ + "' is full (" +
                          std::to_string(max_size_) + " requests, max_queue_size); retry later");
     }
+    lone_arrivals_ =
+        ArrivesAlone(*job) ? std::min(lone_arrivals_ + 1, DynamicBatcher::kLoneArrivals) : 0;
     jobs_.push_back(std::move(job));
   }
   // Every waiting worker looks: the job may be meant for one device only.
@@ -34,52 +36,66 @@ void ModelQueue::TakeExpired(SteadyClock::time_point now,
   }
 }
 
+bool ModelQueue::ArrivesAlone(const InferJob& job) const {
+  if (!jobs_.empty()) return false;
+  for (const auto& [device, idle] : idle_workers_) {
+    if (idle > 0 && (!job.device || *job.device == device)) return true;
+  }
+  return false;
+}
+
 std::vector<std::unique_ptr<InferJob>> ModelQueue::PopBatch(Device device) {
+  std::unique_lock lock(mu_);
+  ++idle_workers_[device];
   while (true) {
+    const SteadyClock::time_point now = SteadyClock::now();
     std::vector<std::unique_ptr<InferJob>> expired;
-    std::vector<std::unique_ptr<InferJob>> batch;
-    {
-      std::unique_lock lock(mu_);
-      while (true) {
-        const SteadyClock::time_point now = SteadyClock::now();
-        TakeExpired(now, expired);
-        if (!expired.empty()) break;  // answered below, outside the lock
-        std::vector<const InferJob*> eligible;
-        for (const auto& job : jobs_) {
-          if (!job->device || *job->device == device) eligible.push_back(job.get());
-        }
-        if (eligible.empty()) {
-          if (closed_) return batch;  // closed, and nothing left for this device
-          changed_.wait(lock);
-          continue;
-        }
-        // Once closed nothing more will arrive, so waiting for a fuller batch is pointless.
-        DynamicBatcher::Decision decision =
-            batcher_.Decide(eligible, closed_ ? SteadyClock::time_point::max() : now);
-        if (decision.take > 0) {
-          // The chosen jobs keep their order; move them out of the queue.
-          eligible.resize(decision.take);
-          for (auto it = jobs_.begin(); it != jobs_.end() && batch.size() < decision.take;) {
-            if (std::find(eligible.begin(), eligible.end(), it->get()) != eligible.end()) {
-              batch.push_back(std::move(*it));
-              it = jobs_.erase(it);
-            } else {
-              ++it;
-            }
-          }
-          break;
-        }
-        changed_.wait_until(lock, decision.wake_at);
+    TakeExpired(now, expired);
+    if (!expired.empty()) {
+      // Answered outside the lock; then look again.
+      lock.unlock();
+      for (auto& job : expired) {
+        job->done(Status(StatusCode::kDeadlineExceeded,
+                         "the request waited in the queue of model '" + name_ +
+                             "' past its deadline (parameters.timeout or default_timeout_us)"));
       }
-      // More work may be waiting for other idle workers.
-      if (!jobs_.empty()) changed_.notify_all();
+      lock.lock();
+      continue;
     }
-    for (auto& job : expired) {
-      job->done(Status(StatusCode::kDeadlineExceeded,
-                       "the request waited in the queue of model '" + name_ +
-                           "' past its deadline (parameters.timeout or default_timeout_us)"));
+    std::vector<const InferJob*> eligible;
+    for (const auto& job : jobs_) {
+      if (!job->device || *job->device == device) eligible.push_back(job.get());
     }
-    if (!batch.empty()) return batch;
+    if (eligible.empty()) {
+      if (closed_) {  // closed, and nothing left for this device
+        --idle_workers_[device];
+        return {};
+      }
+      changed_.wait(lock);
+      continue;
+    }
+    // Once closed nothing more will arrive, so waiting for a fuller batch is pointless.
+    const DynamicBatcher::Decision decision =
+        batcher_.Decide(eligible, closed_ ? SteadyClock::time_point::max() : now, lone_arrivals_);
+    if (decision.take == 0) {
+      changed_.wait_until(lock, decision.wake_at);
+      continue;
+    }
+    // The chosen jobs keep their order; move them out of the queue.
+    std::vector<std::unique_ptr<InferJob>> batch;
+    eligible.resize(decision.take);
+    for (auto it = jobs_.begin(); it != jobs_.end() && batch.size() < decision.take;) {
+      if (std::find(eligible.begin(), eligible.end(), it->get()) != eligible.end()) {
+        batch.push_back(std::move(*it));
+        it = jobs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    --idle_workers_[device];
+    // More work may be waiting for other idle workers.
+    if (!jobs_.empty()) changed_.notify_all();
+    return batch;
   }
 }
 

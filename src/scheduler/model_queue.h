@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +43,9 @@ class ModelQueue {
  private:
   // Moves jobs whose deadline has passed out of jobs_. REQUIRES: mu_ held.
   void TakeExpired(SteadyClock::time_point now, std::vector<std::unique_ptr<InferJob>>& expired);
+  // True when `job`, arriving now, finds no job queued and a worker that may run it idle.
+  // REQUIRES: mu_ held.
+  bool ArrivesAlone(const InferJob& job) const;
 
   const std::string name_;
   const DynamicBatcher batcher_;
@@ -50,6 +54,10 @@ class ModelQueue {
   std::condition_variable changed_;
   std::deque<std::unique_ptr<InferJob>> jobs_;  // guarded by mu_
   bool closed_ = false;                         // guarded by mu_
+  // Workers inside PopBatch, by device: idle, or waiting for a batch to fill.
+  std::map<Device, int> idle_workers_;  // guarded by mu_
+  // The latest arrivals in a row that ArrivesAlone; DynamicBatcher::Decide reads it.
+  int lone_arrivals_ = 0;  // guarded by mu_
 };
 
 }  // namespace tandem

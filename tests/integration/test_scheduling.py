@@ -48,6 +48,8 @@ def sim_server(tmp_path_factory):
     write_sim_model(root, "batched", latency_us=20000,
                     extra="dynamic_batching: {max_queue_delay_us: 2000, "
                           "preferred_batch_sizes: [8]}\n")
+    write_sim_model(root, "lonely", devices="[sim:2]", latency_us=20000,
+                    extra="dynamic_batching: {max_queue_delay_us: 300000}\n")
     write_sim_model(root, "slow", devices="[sim:0]", latency_us=300000)
     write_sim_model(root, "tiny_queue", devices="[sim:1]", latency_us=300000,
                     extra="dynamic_batching: {max_queue_size: 1}\n")
@@ -85,9 +87,34 @@ def test_four_sim_gpus_32_clients_right_answers_every_device_busy_and_batched(si
     assert sum(i["inference_count"] for i in devices.values()) == stats["inference_count"]
 
 
+def test_a_lone_client_stops_waiting_for_company_and_a_burst_is_batched_again(sim_server):
+    """One client waiting for each answer: once 8 requests in a row (DynamicBatcher::
+    kLoneArrivals) found the model idle, a request no longer waits out max_queue_delay_us
+    (300 ms here) for company that cannot come. A burst brings the waiting back."""
+    def queue_ms_of_one_request():
+        before = stats_of(sim_server, "lonely")["inference_stats"]["queue"]["ns"]
+        r = sim_server.post_json("/v2/models/lonely/infer", infer_body([1.0, 2.0, 3.0, 4.0]))
+        assert r.status == 200, r.body
+        return (stats_of(sim_server, "lonely")["inference_stats"]["queue"]["ns"] - before) / 1e6
+
+    waited = [queue_ms_of_one_request() for _ in range(7)]
+    assert min(waited) >= 300, waited  # the batching delay, as configured
+    alone = [queue_ms_of_one_request() for _ in range(3)]
+    assert max(alone) < 150, alone  # the 8th lone arrival on: at once
+
+    executions = stats_of(sim_server, "lonely")["execution_count"]
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(
+            lambda i: sim_server.post_json("/v2/models/lonely/infer",
+                                           infer_body([float(i)] * 4)), range(8)))
+    assert [r.status for r in responses] == [200] * 8
+    # The first of the burst may run at once; the others, arriving while it runs, wait and merge.
+    assert stats_of(sim_server, "lonely")["execution_count"] - executions <= 3
+
+
 def test_all_model_stats(sim_server):
     names = {s["name"] for s in sim_server.get("/v2/models/stats").json()["model_stats"]}
-    assert names == {"batched", "slow", "tiny_queue"}
+    assert names == {"batched", "lonely", "slow", "tiny_queue"}
     assert sim_server.get("/v2/models/nope/stats").status == 404
 
 

@@ -110,6 +110,17 @@ TEST_F(DynamicBatcherTest, ARequestDeadlineInsideTheDelayRunsTheBatchAtOnce) {
   EXPECT_EQ(batcher.Decide(View(), t0_).take, 1u);
 }
 
+TEST_F(DynamicBatcherTest, RequestsArrivingAloneRunAtOnce) {
+  DynamicBatcher batcher(Batching(8));
+  queue_.push_back(Job(1, t0_));
+  // Fewer lone arrivals than kLoneArrivals: the batch waits for company as configured.
+  EXPECT_EQ(batcher.Decide(View(), t0_, DynamicBatcher::kLoneArrivals - 1).take, 0u);
+  EXPECT_EQ(batcher.Decide(View(), t0_, DynamicBatcher::kLoneArrivals).take, 1u);
+  // What is queued still runs as one batch.
+  queue_.push_back(Job(2, t0_));
+  EXPECT_EQ(batcher.Decide(View(), t0_, DynamicBatcher::kLoneArrivals).take, 2u);
+}
+
 class ModelQueueTest : public ::testing::Test {
  protected:
   // A job whose completion is recorded in `results_`.

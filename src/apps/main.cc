@@ -337,8 +337,9 @@ int main(int argc, char** argv) {
                    "largest request body accepted; larger ones get 413")
       ->capture_default_str();
   serve->add_option("--max-inflight-bytes", flags.max_inflight_bytes,
-                    "the most bytes of request bodies held at once, over HTTP and gRPC; a request "
-                    "that would pass it gets 503 (default: a quarter of the host's memory)");
+                    "the most bytes of request bodies (and the inputs decoded from them) held at "
+                    "once, over HTTP and gRPC; a request that would pass it gets 503 (default: a "
+                    "quarter of the host's memory)");
   serve
       ->add_option("--max-header-bytes", flags.max_header_bytes,
                    "largest request line and headers accepted; larger get 431")

@@ -439,6 +439,7 @@ void Session::OnRead() {
     });
   }
   // The hold goes with the body: it lasts until the last tensor viewing the body is gone.
+  request.memory = hold_.get();
   request.body = RequestMemory::Owning(std::move(req.body()), std::move(hold_));
   ++shared_.counters.requests_in_flight;
   shared_.handler(std::make_shared<Exchange>(shared_from_this(), std::move(request)));

@@ -30,6 +30,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   // Shared so that tensors can be zero-copy views of the body and outlive the exchange.
   std::shared_ptr<const std::string> body;
+  // The body's bytes against --max-inflight-bytes: owned by the body's buffer, so valid while
+  // `body` is; null when the server keeps no budget (tests that build requests by hand).
+  RequestMemory::Hold* memory = nullptr;
 
   // The first header with this name (case-insensitive): null / empty when absent.
   const std::string* FindHeader(std::string_view name) const;

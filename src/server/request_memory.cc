@@ -28,6 +28,15 @@ bool RequestMemory::Hold::Resize(uint64_t bytes) {
   return true;
 }
 
+Status RequestMemory::Hold::AddCopies(const void* buffer, const std::vector<NamedTensor>& inputs) {
+  uint64_t copies = 0;
+  for (const NamedTensor& input : inputs) {
+    if (input.tensor.owner().get() != buffer) copies += input.tensor.byte_size();
+  }
+  if (copies == 0 || Resize(bytes_ + copies)) return Status::Ok();
+  return Unavailable(budget_.RefusalMessage(bytes_ + copies));
+}
+
 std::unique_ptr<RequestMemory::Hold> RequestMemory::TryHold(uint64_t bytes) {
   std::unique_ptr<Hold> hold(new Hold(*this));
   if (!hold->Resize(bytes)) return nullptr;

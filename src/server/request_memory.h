@@ -5,9 +5,10 @@
 //
 // A body is counted from its first byte (from its Content-Length, when it has one, before it is
 // read) until the last tensor that views it is gone: the hold travels with the body's buffer
-// (Owning). Bodies of at most kAlwaysAdmitted bytes are counted but never refused, so small
-// requests keep being served while large ones fill the budget (the connection limit bounds
-// them).
+// (Owning). The inputs decoded from a body as copies rather than views (JSON values, typed gRPC
+// contents) are added to its hold (Hold::AddCopies). Bodies of at most kAlwaysAdmitted bytes are
+// counted but never refused, so small requests keep being served while large ones fill the budget
+// (the connection limit bounds them).
 //
 // Thread contract: thread-safe.
 #pragma once
@@ -16,6 +17,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "core/inference.h"
+#include "core/status.h"
 
 namespace tandem {
 
@@ -34,6 +39,12 @@ class RequestMemory {
 
     // Grows or shrinks the hold to `bytes`; false (and unchanged) if growing does not fit.
     bool Resize(uint64_t bytes);
+
+    // Adds the bytes of `inputs`, decoded from the held buffer at `buffer`, that are copies
+    // rather than views of it (values decoded from JSON or from typed gRPC contents, realigned
+    // copies, an image body made a BYTES element): they are the request's memory too, held as
+    // long as the buffer. UNAVAILABLE, the hold unchanged, when they do not fit.
+    Status AddCopies(const void* buffer, const std::vector<NamedTensor>& inputs);
     uint64_t bytes() const { return bytes_; }
 
    private:

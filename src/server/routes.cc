@@ -655,6 +655,12 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange, std::string mod
 
 void Routes::RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest request,
                       OutputEncoding encoding, ResponseFormat format, bool sagemaker) {
+  const HttpRequest& http = exchange->request();
+  if (http.memory != nullptr) {
+    if (Status held = http.memory->AddCopies(http.body.get(), request.inputs); !held.ok()) {
+      return exchange->Reply(StatusResponse(held));
+    }
+  }
   // The request id is the client's X-Request-Id, else the v2 body's "id", else the server's.
   std::string request_id = exchange->request().id;
   if (exchange->request().FindHeader("X-Request-Id") == nullptr && IsUsableRequestId(request.id)) {

@@ -1,7 +1,7 @@
 """--max-inflight-bytes: the bytes of request bodies held at once are bounded as a whole, over
 HTTP and gRPC. A flood of slow large bodies gets 503s (the ones that would pass the budget are
-refused from their Content-Length, before their body is read; chunked ones as they cross it),
-the server's memory stays within the budget plus a constant, and small requests are served
+refused from their Content-Length, before their body is read; chunked ones as they cross it;
+JSON ones with the tensors they decode to), the server's memory stays within the budget plus a constant, and small requests are served
 meanwhile."""
 
 import socket
@@ -82,6 +82,13 @@ def test_a_flood_of_slow_large_bodies(server):
     for _ in range(5):
         r = small_request(s)
         assert r.status == 200, r.body
+    # What a JSON body decodes to counts as well: 2 MiB of zeros fit in the 4 MiB left, but
+    # not with the 4 MiB of FP32 values they become.
+    zeros = {"inputs": [{"name": "x", "shape": [1, 1 << 20], "datatype": "FP32",
+                         "data": [0] * (1 << 20)}]}
+    r = s.post_json("/v2/models/two_outputs/infer", zeros)
+    assert r.status == 503, r.body
+    assert "--max-inflight-bytes" in r.json()["error"] and r.headers["retry-after"] == "1"
     m = scrape(s)
     assert value(m, "tandem_request_bytes_held") >= len(held) * BODY
     assert value(m, "tandem_request_bytes_held") <= BUDGET + (1 << 20)

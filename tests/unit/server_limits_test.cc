@@ -41,6 +41,31 @@ TEST(RequestMemoryTest, HoldsWithinTheLimitAndReleasesWithTheBody) {
   EXPECT_NE(budget.RefusalMessage(5).find("--max-inflight-bytes 1048576"), std::string::npos);
 }
 
+TEST(RequestMemoryTest, InputsCopiedOutOfABodyJoinItsHold) {
+  RequestMemory budget(1 << 20);
+  auto hold = budget.TryHold(100 << 10);
+  ASSERT_NE(hold, nullptr);
+  RequestMemory::Hold& held = *hold;
+  std::shared_ptr<const std::string> body =
+      RequestMemory::Owning(std::string(100 << 10, '\0'), std::move(hold));
+  auto view = Tensor::View(DataType::kUint8, Shape({100 << 10}), body->data(), body->size(), body);
+  auto copy = Tensor::Allocate(DataType::kFp32, Shape({50 << 10}));  // 200 KiB, as from JSON
+  ASSERT_TRUE(view.ok() && copy.ok());
+  // The view is the body's bytes, already held; the copy is held besides.
+  ASSERT_TRUE(held.AddCopies(body.get(), {{"a", *view}, {"b", *copy}}).ok());
+  EXPECT_EQ(budget.held(), 300u << 10);
+  // Copies that would pass the limit refuse the request, naming the budget; nothing is added.
+  auto large = Tensor::Allocate(DataType::kFp32, Shape({200 << 10}));  // 800 KiB
+  ASSERT_TRUE(large.ok());
+  Status refused = held.AddCopies(body.get(), {{"c", *large}});
+  EXPECT_EQ(refused.code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.message().find("--max-inflight-bytes"), std::string::npos);
+  EXPECT_EQ(budget.held(), 300u << 10);
+  body.reset();
+  view = Tensor();  // the last view of the body: the copies' bytes go with the body's
+  EXPECT_EQ(budget.held(), 0u);
+}
+
 TEST(ContentEncodingTest, RoundTripsWithinTheLimit) {
   const std::string text(100000, 'x');
   for (ContentEncoding e : {ContentEncoding::kGzip, ContentEncoding::kDeflate}) {

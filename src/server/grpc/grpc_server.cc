@@ -39,16 +39,20 @@ void ApplyCallDeadline(const grpc::CallbackServerContext& context, InferRequest&
   if (!request.timeout || timeout < *request.timeout) request.timeout = timeout;
 }
 
-// `message` moved into a buffer that holds its bytes against `memory` for as long as a tensor
-// views it; nullptr, and `refused` says why, if they do not fit.
-std::shared_ptr<const ModelInferRequest> Held(ModelInferRequest& message, RequestMemory& memory,
-                                              Status& refused) {
+// A decoded request and what holds its bytes against the budget (the message its tensors view,
+// with its hold): kept until the request is answered, so that inputs copied out of the message
+// stay counted while they live.
+struct HeldRequest {
+  InferRequest request;
+  std::shared_ptr<const void> memory;
+};
+
+// `message` held and decoded, the inputs copied out of it added to its hold; the refusal
+// (UNAVAILABLE) when they do not fit, or why the message does not decode.
+StatusOr<HeldRequest> HoldAndDecode(ModelInferRequest& message, RequestMemory& memory) {
   const uint64_t bytes = message.ByteSizeLong();
   std::unique_ptr<RequestMemory::Hold> hold = memory.TryHold(bytes);
-  if (!hold) {
-    refused = Unavailable(memory.RefusalMessage(bytes));
-    return nullptr;
-  }
+  if (!hold) return Unavailable(memory.RefusalMessage(bytes));
   struct Owned {
     ModelInferRequest message;
     std::unique_ptr<RequestMemory::Hold> hold;
@@ -56,7 +60,11 @@ std::shared_ptr<const ModelInferRequest> Held(ModelInferRequest& message, Reques
   auto owned = std::make_shared<Owned>();
   owned->message.Swap(&message);
   owned->hold = std::move(hold);
-  return std::shared_ptr<const ModelInferRequest>(owned, &owned->message);
+  const ModelInferRequest* view = &owned->message;
+  ASSIGN_OR_RETURN(InferRequest request,
+                   DecodeInferRequest(std::shared_ptr<const ModelInferRequest>(owned, view)));
+  RETURN_IF_ERROR(owned->hold->AddCopies(view, request.inputs));
+  return HeldRequest{std::move(request), std::move(owned)};
 }
 
 // Model control takes no files or config from the request: models load from the repository
@@ -172,20 +180,19 @@ class Service final : public GRPCInferenceService::CallbackService {
     // The tensors are views of the request message, and may outlive this call in the engine:
     // its contents move into a message they keep alive. gRPC hands the request as const, but
     // it is this call's alone until Finish, and read by nothing else.
-    Status refused;
-    auto held = Held(*const_cast<ModelInferRequest*>(request), memory_, refused);
-    if (held == nullptr) return Answer(context, refused);
-    auto decoded = DecodeInferRequest(std::move(held));
-    if (!decoded.ok()) return Answer(context, decoded.status());
-    ApplyCallDeadline(*context, *decoded);
+    auto held = HoldAndDecode(*const_cast<ModelInferRequest*>(request), memory_);
+    if (!held.ok()) return Answer(context, held.status());
+    ApplyCallDeadline(*context, held->request);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    engine_.Infer(std::move(*decoded), [this, reactor, response](StatusOr<InferResponse> result) {
-      boost::asio::post(answers_, [reactor, response, result = std::move(result)] {
-        if (!result.ok()) return reactor->Finish(GrpcStatus(result.status()));
-        EncodeInferResponse(*result, *response);
-        reactor->Finish(grpc::Status::OK);
-      });
-    });
+    // `memory` goes with the engine's callback, once the request is answered.
+    engine_.Infer(std::move(held->request),
+                  [this, reactor, response, memory = held->memory](StatusOr<InferResponse> result) {
+                    boost::asio::post(answers_, [reactor, response, result = std::move(result)] {
+                      if (!result.ok()) return reactor->Finish(GrpcStatus(result.status()));
+                      EncodeInferResponse(*result, *response);
+                      reactor->Finish(grpc::Status::OK);
+                    });
+                  });
     return reactor;
   }
 
@@ -243,20 +250,19 @@ class StreamReactor final
     }
     Read();
     const std::string model = read->model_name(), id = read->id();
-    Status refused;
-    auto held = Held(*read, memory_, refused);
-    if (held == nullptr) return Write(model, id, refused);
-    auto decoded = DecodeInferRequest(std::move(held));
-    if (!decoded.ok()) return Write(model, id, decoded.status());
-    ApplyCallDeadline(*context_, *decoded);
-    engine_.Infer(std::move(*decoded), [this, model, id](StatusOr<InferResponse> result) {
-      boost::asio::post(answers_, [this, model, id, result = std::move(result)] {
-        if (!result.ok()) return Write(model, id, result.status());
-        ModelStreamInferResponse answer;
-        EncodeInferResponse(*result, *answer.mutable_infer_response());
-        Write(std::move(answer));
-      });
-    });
+    auto held = HoldAndDecode(*read, memory_);
+    if (!held.ok()) return Write(model, id, held.status());
+    ApplyCallDeadline(*context_, held->request);
+    // `memory` goes with the engine's callback, once the request is answered.
+    engine_.Infer(std::move(held->request),
+                  [this, model, id, memory = held->memory](StatusOr<InferResponse> result) {
+                    boost::asio::post(answers_, [this, model, id, result = std::move(result)] {
+                      if (!result.ok()) return Write(model, id, result.status());
+                      ModelStreamInferResponse answer;
+                      EncodeInferResponse(*result, *answer.mutable_infer_response());
+                      Write(std::move(answer));
+                    });
+                  });
   }
 
   void OnWriteDone(bool) override {

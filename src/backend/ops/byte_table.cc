@@ -52,9 +52,18 @@ at::Tensor ByteTable(const std::function<at::Tensor(const at::Tensor&)>& f) {
   return f(at::arange(256, at::kInt).to(at::kByte)).contiguous();
 }
 
+at::Tensor DeviceTable::On(c10::Device device) const {
+  if (device.is_cpu()) return host_;
+  std::lock_guard lock(mu_);
+  for (const auto& [on, copy] : copies_) {
+    if (on == device) return copy;
+  }
+  return copies_.emplace_back(device, host_.to(device)).second;
+}
+
 at::Tensor LookUp(const at::Tensor& table, const at::Tensor& bytes) {
   if (!bytes.device().is_cpu()) {
-    return table.to(bytes.device()).index_select(0, bytes.flatten().to(at::kInt)).view_as(bytes);
+    return table.index_select(0, bytes.flatten().to(at::kInt)).view_as(bytes);
   }
   const at::Tensor source = bytes.contiguous();
   const at::Tensor values = table.contiguous();
@@ -69,7 +78,7 @@ at::Tensor LookUpPlanes(const at::Tensor& tables, const at::Tensor& image) {
     // Row c of the flattened tables starts at c × 256.
     at::Tensor offsets = at::arange(channels, image.options().dtype(at::kLong)).mul_(256);
     at::Tensor index = image.permute({2, 0, 1}).to(at::kLong).add_(offsets.view({channels, 1, 1}));
-    return at::take(tables.to(image.device()).flatten(), index);
+    return at::take(tables.flatten(), index);
   }
   const at::Tensor source = image.contiguous();
   const at::Tensor values = tables.contiguous();

@@ -7,12 +7,32 @@
 #include <ATen/ATen.h>
 
 #include <functional>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 namespace tandem {
 
 // f applied to the UINT8 tensor [0, 1, …, 255] (shape [256]), contiguous. f must be elementwise
 // (it may broadcast, [256] -> [C, 256] say): entry [..., v] is then f's value for the byte v.
 at::Tensor ByteTable(const std::function<at::Tensor(const at::Tensor&)>& f);
+
+// A host table and its copies on the devices it has been used on, each made once, so that a
+// lookup on a GPU reads the table there instead of copying it over with every call.
+// Thread-safe: the instances of a step, on every device, share one.
+class DeviceTable {
+ public:
+  explicit DeviceTable(at::Tensor host) : host_(std::move(host)) {}
+
+  // The table on `device`: the host table itself on the CPU, else its copy there, made (by a
+  // blocking copy, complete before any stream reads it) on first use.
+  at::Tensor On(c10::Device device) const;
+
+ private:
+  const at::Tensor host_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::pair<c10::Device, at::Tensor>> copies_;  // guarded by mu_
+};
 
 // table[bytes]: `table` [256] of any dtype, `bytes` UINT8 of any shape, on the same device;
 // the result has the table's dtype and the bytes' shape.

@@ -90,7 +90,7 @@ class Preprocess final : public OpKernel {
       at::Tensor x = in[0];
       if (size_) x = resampler_.Resize(x, /*height_dim=*/0, size_->first, size_->second);
       if (bgr_) x = x.flip({2});
-      return std::vector<at::Tensor>{LookUpPlanes(tables_, x).unsqueeze(0)};
+      return std::vector<at::Tensor>{LookUpPlanes(tables_.On(x.device()), x).unsqueeze(0)};
     });
   }
 
@@ -109,7 +109,7 @@ class Preprocess final : public OpKernel {
   const std::optional<std::pair<int64_t, int64_t>> size_;  // height, width
   const Resampler resampler_;
   const bool bgr_;
-  const at::Tensor tables_;  // NormaliseTables, on the host
+  const DeviceTable tables_;  // NormaliseTables
 };
 
 // Resizes `image` ([H, W], [N, H, W] or [N, C, H, W]) to the height and width of `like`, an

@@ -80,8 +80,8 @@ class Cast final : public OpKernel {
                                     Device device) const override {
     return WithTorch(inputs, device, [&](const std::vector<at::Tensor>& in) {
       const at::Tensor& x = in[0];
-      return std::vector<at::Tensor>{x.scalar_type() == at::kByte ? LookUp(byte_table_, x)
-                                                                  : Convert(x)};
+      return std::vector<at::Tensor>{
+          x.scalar_type() == at::kByte ? LookUp(byte_table_.On(x.device()), x) : Convert(x)};
     });
   }
 
@@ -129,7 +129,7 @@ class Cast final : public OpKernel {
   const DataType dtype_;
   const at::ScalarType type_;
   const double scale_, offset_;
-  const at::Tensor byte_table_;  // Convert of every UINT8 value, on the host
+  const DeviceTable byte_table_;  // Convert of every UINT8 value
 };
 
 // input0, input1, ... joined along `dim` (default 1: channels of [N, C, H, W]), in that order.

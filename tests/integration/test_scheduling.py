@@ -48,7 +48,9 @@ def sim_server(tmp_path_factory):
     write_sim_model(root, "batched", latency_us=20000,
                     extra="dynamic_batching: {max_queue_delay_us: 2000, "
                           "preferred_batch_sizes: [8]}\n")
-    write_sim_model(root, "lonely", devices="[sim:2]", latency_us=20000,
+    # 100 ms an execution: a burst's requests all arrive while its first one runs, even when
+    # the server runs slowly (a sanitizer build).
+    write_sim_model(root, "lonely", devices="[sim:2]", latency_us=100000,
                     extra="dynamic_batching: {max_queue_delay_us: 300000}\n")
     write_sim_model(root, "slow", devices="[sim:0]", latency_us=300000)
     write_sim_model(root, "tiny_queue", devices="[sim:1]", latency_us=300000,

@@ -30,7 +30,8 @@ class RequestMemory {
 
   explicit RequestMemory(uint64_t limit) : limit_(limit) {}
 
-  // Bytes held for one request; released when it is destroyed.
+  // Bytes held for one request; released when it is destroyed. Used by one thread at a time
+  // (the one reading or decoding the request); the budget it draws on is shared.
   class Hold {
    public:
     ~Hold() { budget_.held_ -= bytes_; }

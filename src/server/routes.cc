@@ -655,6 +655,7 @@ void Routes::Invocations(std::shared_ptr<HttpExchange> exchange, std::string mod
 
 void Routes::RunInfer(std::shared_ptr<HttpExchange> exchange, InferRequest request,
                       OutputEncoding encoding, ResponseFormat format, bool sagemaker) {
+  // The inputs decoded as copies of the body (JSON values, say) are request memory too.
   const HttpRequest& http = exchange->request();
   if (http.memory != nullptr) {
     if (Status held = http.memory->AddCopies(http.body.get(), request.inputs); !held.ok()) {

@@ -127,6 +127,16 @@ SERVER_LINE = re.compile(r"Avg request latency: (\d+) usec \(overhead (\d+) usec
                          r"compute output (\d+) usec\)")
 
 
+# perf_analyzer 2.51 can grow without bound against a fast server (23 GB at 16 clients of the
+# identity model, then the kernel's out-of-memory killer): it runs with a quarter of the host's
+# memory as its address space, so it fails alone and says so instead of endangering the machine.
+PERF_ANALYZER_MEMORY = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+
+
+def cap_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (PERF_ANALYZER_MEMORY, PERF_ANALYZER_MEMORY))
+
+
 def perf_analyzer(url: str, protocol: str, spec: dict, concurrency: int,
                   work: pathlib.Path) -> dict:
     """One perf_analyzer run; its throughput, latency percentiles and the server's breakdown."""
@@ -135,9 +145,12 @@ def perf_analyzer(url: str, protocol: str, spec: dict, concurrency: int,
             "--concurrency-range", str(concurrency), *spec["args"], "-f", str(report)]
     if "count_per_client" in spec:
         args += ["--measurement-request-count", str(spec["count_per_client"] * concurrency)]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(args, capture_output=True, text=True, timeout=900,
+                         preexec_fn=cap_memory)
     if out.returncode != 0:
         said = (out.stderr.strip() or out.stdout.strip() or "nothing").splitlines()[-1]
+        if "bad_alloc" in out.stderr or out.returncode == -9:
+            said = f"out of memory at its cap of {PERF_ANALYZER_MEMORY >> 30} GiB ({said})"
         return {"error": f"perf_analyzer exited with {out.returncode}: {said}"}
     [row] = list(csv.DictReader(report.open()))
     result = {"throughput_rps": float(row["Inferences/Second"]),

@@ -149,7 +149,7 @@ def perf_analyzer(url: str, protocol: str, spec: dict, concurrency: int,
                          preexec_fn=cap_memory)
     if out.returncode != 0:
         said = (out.stderr.strip() or out.stdout.strip() or "nothing").splitlines()[-1]
-        if "bad_alloc" in out.stderr or out.returncode == -9:
+        if "bad_alloc" in out.stderr:
             said = f"out of memory at its cap of {PERF_ANALYZER_MEMORY >> 30} GiB ({said})"
         return {"error": f"perf_analyzer exited with {out.returncode}: {said}"}
     [row] = list(csv.DictReader(report.open()))

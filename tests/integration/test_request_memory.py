@@ -1,8 +1,8 @@
 """--max-inflight-bytes: the bytes of request bodies held at once are bounded as a whole, over
 HTTP and gRPC. A flood of slow large bodies gets 503s (the ones that would pass the budget are
 refused from their Content-Length, before their body is read; chunked ones as they cross it;
-JSON ones with the tensors they decode to), the server's memory stays within the budget plus a constant, and small requests are served
-meanwhile."""
+JSON ones with the tensors they decode to), the server's memory stays within the budget plus a
+constant, and small requests are served meanwhile."""
 
 import socket
 import time

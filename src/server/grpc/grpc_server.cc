@@ -186,7 +186,8 @@ class Service final : public GRPCInferenceService::CallbackService {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     // `memory` goes with the engine's callback, once the request is answered.
     engine_.Infer(std::move(held->request),
-                  [this, reactor, response, memory = held->memory](StatusOr<InferResponse> result) {
+                  [this, reactor, response,
+                   memory = std::move(held->memory)](StatusOr<InferResponse> result) {
                     boost::asio::post(answers_, [reactor, response, result = std::move(result)] {
                       if (!result.ok()) return reactor->Finish(GrpcStatus(result.status()));
                       EncodeInferResponse(*result, *response);
@@ -254,15 +255,15 @@ class StreamReactor final
     if (!held.ok()) return Write(model, id, held.status());
     ApplyCallDeadline(*context_, held->request);
     // `memory` goes with the engine's callback, once the request is answered.
-    engine_.Infer(std::move(held->request),
-                  [this, model, id, memory = held->memory](StatusOr<InferResponse> result) {
-                    boost::asio::post(answers_, [this, model, id, result = std::move(result)] {
-                      if (!result.ok()) return Write(model, id, result.status());
-                      ModelStreamInferResponse answer;
-                      EncodeInferResponse(*result, *answer.mutable_infer_response());
-                      Write(std::move(answer));
-                    });
-                  });
+    engine_.Infer(std::move(held->request), [this, model, id, memory = std::move(held->memory)](
+                                                StatusOr<InferResponse> result) {
+      boost::asio::post(answers_, [this, model, id, result = std::move(result)] {
+        if (!result.ok()) return Write(model, id, result.status());
+        ModelStreamInferResponse answer;
+        EncodeInferResponse(*result, *answer.mutable_infer_response());
+        Write(std::move(answer));
+      });
+    });
   }
 
   void OnWriteDone(bool) override {

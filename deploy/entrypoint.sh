@@ -19,6 +19,7 @@
 #   TANDEM_REPOSITORY_POLL_SECS --repository-poll-secs (poll mode)
 #   TANDEM_MODEL_LOAD_MEMORY_LIMIT --model-load-memory-limit (e.g. cpu=8000000000,cuda:0=0.9)
 #   TANDEM_GRPC_PORT         --grpc-port         (default 8001)
+#   TANDEM_GRPC_THREADS      --grpc-threads
 #   TANDEM_ALLOW_GRPC        --allow-grpc        (true | false; default off in SageMaker mode)
 # SAGEMAKER_BIND_TO_PORT is read by tandem itself (else port 8080). In SageMaker mode (no
 # TANDEM_MODEL_REPOSITORY) Tandem opens no port other than that one, so SAGEMAKER_SAFE_PORT_RANGE
@@ -48,6 +49,7 @@ add --model-control-mode "${TANDEM_MODEL_CONTROL_MODE:-}"
 add --repository-poll-secs "${TANDEM_REPOSITORY_POLL_SECS:-}"
 add --model-load-memory-limit "${TANDEM_MODEL_LOAD_MEMORY_LIMIT:-}"
 add --grpc-port "${TANDEM_GRPC_PORT:-}"
+add --grpc-threads "${TANDEM_GRPC_THREADS:-}"
 add --allow-grpc "${TANDEM_ALLOW_GRPC:-}"
 IFS=, read -r -a load_models <<<"${TANDEM_LOAD_MODELS:-}"
 for name in "${load_models[@]}"; do add --load-model "$name"; done

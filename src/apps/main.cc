@@ -1,6 +1,7 @@
 // The tandem binary: `serve`, `check` and `version`. Only wiring lives here.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -58,12 +59,22 @@ struct ServeFlags {
   std::vector<std::string> memory_limits;  // DEVICE=BYTES or DEVICE=FRACTION
   uint64_t max_inflight_bytes = 0;         // 0: a quarter of the host's memory
   int grpc_port = 8001;
+  int grpc_threads = 0;
   std::optional<bool> allow_grpc;  // unset: on, except in SageMaker mode
 };
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
+}
+
+// The cores this process may run on (its CPU affinity, as taskset or a container's cpuset set
+// it), at least 1.
+int CoresAllowed() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
 }
 
 // Loads every version of every model whose backend reads a file, on the CPU, and warms it up as
@@ -139,6 +150,7 @@ int Serve(ServeFlags flags) {
   if (flags.http_threads <= 0) {
     flags.http_threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 2, 16);
   }
+  if (flags.grpc_threads <= 0) flags.grpc_threads = std::clamp(CoresAllowed(), 1, 16);
 
   EngineOptions engine_options;
   engine_options.repository = flags.repository;
@@ -239,7 +251,7 @@ int Serve(ServeFlags flags) {
   std::unique_ptr<GrpcServer> grpc;
   if (flags.allow_grpc.value_or(!sagemaker_mode && !flags.multi_model)) {
     auto started = GrpcServer::Start(
-        {flags.host, flags.grpc_port, flags.max_body_bytes, flags.http_threads, &request_memory},
+        {flags.host, flags.grpc_port, flags.max_body_bytes, flags.grpc_threads, &request_memory},
         **engine, control);
     if (!started.ok()) {
       spdlog::error("{}", started.status().message());
@@ -417,6 +429,9 @@ int main(int argc, char** argv) {
                    "port of the v2 gRPC service; 0 picks a free one")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
+  serve->add_option("--grpc-threads", flags.grpc_threads,
+                    "gRPC completion queues, a thread each (default: one per core this process "
+                    "may run on, 1 to 16)");
   serve->add_option("--allow-grpc", flags.allow_grpc,
                     "serve the v2 gRPC service, true or false (default: true, except in SageMaker "
                     "mode, where only the HTTP port is routed)");

@@ -4,6 +4,7 @@ request ids, async, the stream, a 24 MB tensor) and errors with their gRPC statu
 same messages as HTTP."""
 
 import queue
+import signal
 import threading
 
 import numpy as np
@@ -198,3 +199,32 @@ def test_sagemaker_mode_opens_no_grpc_port(tmp_path):
         assert not any("GRPCInferenceService" in line for line in s.log)
     finally:
         assert s.stop() == 0
+
+
+def test_calls_in_flight_are_answered_when_the_server_drains(tmp_path):
+    """SIGTERM while a unary call and a stream request are in the engine: both are answered, and
+    the server exits 0 (its completion queues close only after the last call)."""
+    from support.sim_repository import SIM, write
+
+    write(tmp_path / "slow" / "model.yaml", SIM.format(offset=1, weight_bytes=0).replace(
+        "latency_us: 2000", "latency_us: 600000"))
+    s = start_server(tmp_path, "--sim-gpus", "1")
+    c = grpcclient.InferenceServerClient(s.grpc_address)
+    try:
+        x = np.zeros((1, 2), np.float32)
+        unary, streamed = queue.Queue(), queue.Queue()
+        c.async_infer("slow", [tensor("x", x, "FP32")],
+                      callback=lambda result, error: unary.put((result, error)))
+        c.start_stream(callback=lambda result, error: streamed.put((result, error)))
+        c.async_stream_infer("slow", [tensor("x", x, "FP32")], request_id="in-flight")
+        threading.Event().wait(0.2)  # both admitted, neither answered
+        s.process.send_signal(signal.SIGTERM)
+        for answers in (unary, streamed):
+            result, error = answers.get(timeout=30)
+            assert error is None, error
+            assert result.as_numpy("y").tolist() == [[1.0, 1.0]]
+        c.stop_stream()
+        assert s.process.wait(timeout=30) == 0, "\n".join(s.log)
+    finally:
+        c.close()
+        s.stop()

@@ -3,11 +3,14 @@
 // model control, ModelInfer and ModelStreamInfer. The service definition is generated at build
 // time from the descriptors the tritonclient wheel ships (scripts/grpc_descriptors.py).
 //
-// Threading (docs/design/architecture.md §4): gRPC's callback API. Its own threads run each
-// handler, which decodes, admits the request to the engine and returns without waiting. The
-// worker that completes a request posts it to the server's answer threads, which encode it and
-// finish the call; a load or unload is answered from the model control thread. No thread waits
-// for a request, and no worker encodes.
+// Threading (docs/design/architecture.md §4): gRPC's asynchronous API, on `threads` completion
+// queues with one thread each. A queue's thread runs each call's handler, which decodes, admits
+// the request to the engine and returns without waiting; the worker that completes the request
+// posts it back to that queue (an alarm due now), whose thread encodes the answer and finishes
+// the call, as HTTP answers on the connection's strand. A load or unload comes back the same way
+// from the model control thread. No thread waits for a request, and no worker encodes. One
+// thread a queue: several threads on one queue would hand gRPC's polling to each other at every
+// event, which costs a context switch or two a request where cores are few.
 #pragma once
 
 #include <chrono>
@@ -27,7 +30,7 @@ struct GrpcServerOptions {
   int port = 8001;  // --grpc-port; 0: any free port
   // The largest request message (--max-body-bytes, as for HTTP bodies).
   uint64_t max_message_bytes = 64ull << 20;
-  int answer_threads = 2;  // encode completed requests' answers (--http-threads)
+  int threads = 1;  // completion queues, a thread each (--grpc-threads)
   // The budget request messages are held against (--max-inflight-bytes), with HTTP's bodies;
   // must outlive the server; never null.
   RequestMemory* request_memory = nullptr;

@@ -147,9 +147,7 @@ int Serve(ServeFlags flags) {
     return 2;
   }
   if (flags.default_model.empty()) flags.default_model = Env("SAGEMAKER_TANDEM_DEFAULT_MODEL");
-  if (flags.http_threads <= 0) {
-    flags.http_threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 2, 16);
-  }
+  if (flags.http_threads <= 0) flags.http_threads = std::clamp(CoresAllowed(), 1, 16);
   if (flags.grpc_threads <= 0) flags.grpc_threads = std::clamp(CoresAllowed(), 1, 16);
 
   EngineOptions engine_options;
@@ -343,7 +341,7 @@ int main(int argc, char** argv) {
       "--port", flags.port,
       "port to listen on; 0 picks a free one (default: SAGEMAKER_BIND_TO_PORT or 8080)");
   serve->add_option("--http-threads", flags.http_threads,
-                    "I/O threads (default: one per core, 2 to 16)");
+                    "I/O threads (default: one per core this process may run on, 1 to 16)");
   serve
       ->add_option("--max-body-bytes", flags.max_body_bytes,
                    "largest request body accepted; larger ones get 413")

@@ -2,23 +2,24 @@
 same HTTP requests, so the two yardsticks can be compared.
 
 One server serves an identity model (4096 FP32 values in and out), the example classifier and
-the example's remove_background pipeline (as `make run` serves them; a real JPEG as
-perf_analyzer's --input-data). For each model and concurrency, in turn: perf_analyzer over HTTP,
-perf_analyzer over gRPC, then wrk POSTing the very request perf_analyzer sends over HTTP (the
-binary tensor extension, binary outputs). perf_analyzer measures in windows of a set count of
-requests until three agree; it also reports what the server's statistics say a request spent
-in it (queue, compute, and the rest: "overhead"). The server runs on one half of the cores and
-the load generators on the other, and the CPU time each spends per request is reported.
+the example's remove_background pipeline (as `make run` serves them, compiled for the server's
+cores where there is no GPU; a real JPEG as perf_analyzer's --input-data). For each model and
+concurrency, in alternating rounds: perf_analyzer over HTTP, perf_analyzer over gRPC, then wrk
+POSTing the very request perf_analyzer sends over HTTP (the binary tensor extension, binary
+outputs). perf_analyzer measures in windows of a set count of requests until three agree; it
+also reports what the server's statistics say a request spent in it (queue, compute, and the
+rest: "overhead"). The server runs on one half of the cores and the load generators on the
+other, and the CPU time each spends per request is reported.
 
 Targets: gRPC ≥ HTTP throughput for binary tensors; perf_analyzer's HTTP throughput within 10%
 of wrk's.
 
 Writes bench/results/perf_analyzer.json and the `perf_analyzer` section of docs/performance.md,
-or, with --out, that JSON file only (scripts/gpu-check: `--models classifier --no-wrk`, with the
-classifier on the machine's GPU, as `make example` compiled it there).
+or, with --out, that JSON file only (scripts/gpu-check: `--models classifier --no-wrk --rounds 1`,
+with the classifier on the machine's GPU, as `make example` compiled it there).
 Usage (`make bench-perf-analyzer`, after `make example`):
-  python bench/perf_analyzer/run.py [--concurrency 1,4,16] [--seconds 10] [--models a,b]
-      [--no-wrk] [--out FILE]
+  python bench/perf_analyzer/run.py [--concurrency 1,4,16] [--seconds 10] [--rounds 3]
+      [--models a,b] [--no-wrk] [--out FILE]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import base64
 import csv
 import datetime
 import http.client
+import importlib.util
 import json
 import os
 import pathlib
@@ -35,6 +37,7 @@ import platform
 import re
 import resource
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -60,11 +63,33 @@ IDENTITY_SIZE = 4096
 PIPELINE_CONCURRENCY = [1, 4]
 
 
-def build_repository(root: pathlib.Path) -> pathlib.Path:
+def compiled_example(example: str, threads: int) -> pathlib.Path:
+    """The folder of examples/<example>'s CPU packages compiled for `threads` threads (its
+    export.py's `compiled`, cached in ~/.cache/tandem)."""
+    folder = ROOT / "examples" / example
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))  # the example's own imports
+    spec = importlib.util.spec_from_file_location(f"{example}_export", folder / "export.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.compiled("cpu", threads)
+
+
+def build_repository(root: pathlib.Path, threads: int) -> pathlib.Path:
     """The example classifier and remove_background (compiled, as `make run` serves them) and an
-    identity model."""
+    identity model. Without a GPU, the packages are compiled for `threads` threads, the server's
+    cores: `make example` compiles them for all of the machine's, and a package's fused kernels
+    run on the threads it was compiled for, so on fewer cores they would wait for each other
+    (the classifier served 4 400 req/s on one core so, 6 800 compiled for one thread)."""
     copy_example(root, backend="aoti")
     shutil.copytree(EXAMPLE_REPOSITORY / "classifier", root / "classifier")
+    import torch
+
+    if not torch.cuda.is_available():
+        for model, example in (("classifier", "classifier"), ("segmenter", "remove_background"),
+                               ("matting", "remove_background")):
+            package = compiled_example(example, threads) / model / "1" / "model.pt2"
+            shutil.copy(package, root / model / "1" / "model.pt2")
     (root / "identity" / "1").mkdir(parents=True)
     torchscript_identity(root / "identity" / "1" / "model.pt")
     (root / "identity" / "model.yaml").write_text(
@@ -116,7 +141,7 @@ def models(work: pathlib.Path) -> list[dict]:
         {"model": "remove_background", "concurrency": PIPELINE_CONCURRENCY,
          "args": ["--input-data", str(input_data), "--measurement-mode", "count_windows",
                   "--stability-percentage", "25", "--max-trials", "8"],
-         "count_per_client": 6,
+         "count_per_client": 6, "rounds": 1,
          "request": binary_request([("image_bytes", "BYTES", [1], bytes_element)],
                                    ["alpha_png"])},
     ]
@@ -218,14 +243,29 @@ def split_cores() -> tuple[set[int], set[int]]:
     return set(cores[:half]), set(cores[half:]) or set(cores)
 
 
-def run(concurrencies: list[int], seconds: int, names: list[str], wrk: bool) -> dict:
+def median_round(results: list[dict]) -> dict:
+    """The round whose throughput is the median (the lower of the middle two), or the first
+    failure when no round measured."""
+    measured = sorted((r for r in results if "throughput_rps" in r),
+                      key=lambda r: r["throughput_rps"])
+    return measured[(len(measured) - 1) // 2] if measured else results[0]
+
+
+def round_ratios(a: list[dict], b: list[dict]) -> list[float]:
+    """Round by round, a's throughput ÷ b's (rounds where both measured)."""
+    return [x["throughput_rps"] / y["throughput_rps"] for x, y in zip(a, b)
+            if x.get("throughput_rps") and y.get("throughput_rps")]
+
+
+def run(concurrencies: list[int], seconds: int, names: list[str], wrk: bool,
+        rounds: int) -> dict:
     if not PERF_ANALYZER.exists():
         sys.exit(f"{PERF_ANALYZER} is missing: run scripts/setup.sh")
     rows = []
     server_cores, client_cores = split_cores()
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(tmp)
-        repository = build_repository(work / "repository")
+        repository = build_repository(work / "repository", threads=len(server_cores))
         specs = [spec for spec in models(work) if spec["model"] in names]
         # The server inherits the first half of the cores, the load generators the other half,
         # so that neither takes CPU from the other and both yardsticks load the same server.
@@ -238,18 +278,27 @@ def run(concurrencies: list[int], seconds: int, names: list[str], wrk: bool) -> 
             for spec in specs:
                 script = wrk_script(work / f"{spec['model']}.lua", *spec["request"])
                 for c in spec["concurrency"] or concurrencies:
-                    row = {"model": spec["model"], "concurrency": c}
-                    for protocol in ("http", "grpc"):
-                        row[protocol] = with_cpu(server, spec["model"], lambda: perf_analyzer(
-                            urls[protocol], protocol, spec, c, work))
-                    if wrk:
-                        wrk_seconds = seconds if spec["concurrency"] is None else 3 * seconds
-                        url = f"http://{urls['http']}/v2/models/{spec['model']}/infer"
-                        row["wrk"] = with_cpu(server, spec["model"], lambda: run_wrk(
-                            url, str(script), c, wrk_seconds))
-                        drain(server.port, spec)
+                    measured = {"http": [], "grpc": [], "wrk": []}
+                    # Rounds alternate the yardsticks, so that a drift of the machine's speed
+                    # falls on all of them alike.
+                    for _ in range(spec.get("rounds", rounds)):
+                        for protocol in ("http", "grpc"):
+                            measured[protocol].append(with_cpu(
+                                server, spec["model"], lambda: perf_analyzer(
+                                    urls[protocol], protocol, spec, c, work)))
+                        if wrk:
+                            wrk_seconds = seconds if spec["concurrency"] is None else 3 * seconds
+                            url = f"http://{urls['http']}/v2/models/{spec['model']}/infer"
+                            measured["wrk"].append(with_cpu(server, spec["model"], lambda: run_wrk(
+                                url, str(script), c, wrk_seconds)))
+                            drain(server.port, spec)
+                    row = {"model": spec["model"], "concurrency": c, "rounds": measured,
+                           "grpc_over_http": round_ratios(measured["grpc"], measured["http"]),
+                           "http_over_wrk": round_ratios(measured["http"], measured["wrk"])}
+                    row.update({tool: median_round(results)
+                                for tool, results in measured.items() if results})
                     rows.append(row)
-                    print(json.dumps(row), flush=True)
+                    print(json.dumps({k: v for k, v in row.items() if k != "rounds"}), flush=True)
         finally:
             server.stop()
     return {
@@ -258,12 +307,25 @@ def run(concurrencies: list[int], seconds: int, names: list[str], wrk: bool) -> 
         "cores": {"server": len(server_cores), "load generators": len(client_cores)},
         "perf_analyzer": subprocess.run([str(PERF_ANALYZER), "--version"], stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True).stdout.strip(),
-        "seconds": seconds, "identity_size": IDENTITY_SIZE, "devices": devices, "rows": rows,
+        "seconds": seconds, "rounds": rounds, "identity_size": IDENTITY_SIZE, "devices": devices,
+        "rows": rows,
     }
 
 
-def ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}×" if a and b else "—"
+def ratios_of(row: dict, key: str) -> list[float]:
+    """A row's round-by-round ratios (`grpc_over_http` or `http_over_wrk`)."""
+    if key in row:
+        return row[key]
+    a, b = ("grpc", "http") if key == "grpc_over_http" else ("http", "wrk")  # a one-round run's
+    x, y = row[a].get("throughput_rps"), row.get(b, {}).get("throughput_rps")
+    return [x / y] if x and y else []
+
+
+def ratio_cell(values: list[float]) -> str:
+    if not values:
+        return "—"
+    median = f"{statistics.median(values):.2f}×"
+    return median if len(values) == 1 else f"{median} ({min(values):.2f}–{max(values):.2f})"
 
 
 def latency(m: dict) -> str:
@@ -284,9 +346,12 @@ def report(results: dict) -> str:
         "the example classifier and remove_background (the example's 301×207 JPEG as "
         "perf_analyzer's `--input-data`); models on "
         + ", ".join(f"{m} {' '.join(d)}" for m, d in results["devices"].items()) +
-        ". For each row, in turn: perf_analyzer over HTTP, over gRPC (windows of 4000 requests, "
-        "6 a client for remove_background, until three agree), then wrk sending perf_analyzer's own HTTP request (binary tensors in and out) "
-        f"for {results['seconds']} s (three times that for remove_background). Server overhead: "
+        f". Each row is {results.get('rounds', 1)} round(s) (remove_background: 1), each, in "
+        "turn: perf_analyzer over HTTP, over gRPC (windows of 4000 requests, 6 a client for "
+        "remove_background, until three agree), then wrk sending perf_analyzer's own HTTP "
+        f"request (binary tensors in and out) for {results['seconds']} s (three times that for "
+        "remove_background). Throughputs, latencies and CPU times are the median round's; "
+        "ratios are the median of the rounds' ratios, their range in brackets. Server overhead: "
         "what the server's statistics leave of a request once queue and compute are taken out, "
         "as perf_analyzer reports it.",
         "",
@@ -307,27 +372,29 @@ def report(results: dict) -> str:
     for r in results["rows"]:
         h, g, w = r["http"], r["grpc"], r.get("wrk", {})
         ht, gt, wt = h.get("throughput_rps"), g.get("throughput_rps"), w.get("throughput_rps")
-        if ht and gt and r["model"] != "remove_background":
-            grpc_ratios.append(gt / ht)
-        if ht and wt:
-            agreement.append(ht / wt)
+        over_http, over_wrk = ratios_of(r, "grpc_over_http"), ratios_of(r, "http_over_wrk")
+        if over_http and r["model"] != "remove_background":
+            grpc_ratios.append(statistics.median(over_http))
+        if over_wrk:
+            agreement.append(statistics.median(over_wrk))
         overhead = " / ".join(str(m.get("server_overhead_us", "—")) for m in (h, g))
         lines.append(
             f"| {r['model']} | {r['concurrency']} | {ht or 0:.1f} | {gt or 0:.1f} | "
-            f"{ratio(gt, ht)} | {wt or 0:.1f} | {ratio(ht, wt)} | {latency(h)} | {latency(g)} | "
-            f"{latency(w)} | {overhead} |")
+            f"{ratio_cell(over_http)} | {wt or 0:.1f} | {ratio_cell(over_wrk)} | {latency(h)} | "
+            f"{latency(g)} | {latency(w)} | {overhead} |")
         cpu.append(f"| {r['model']} | {r['concurrency']} | " + " | ".join(
             per_request(m, key) for key in ("server_cpu_us", "client_cpu_us")
             for m in (h, g, w)) + " |")
     lines += ["", *cpu, ""]
     if grpc_ratios:
         met = all(x >= 1.0 for x in grpc_ratios)
-        lines.append(f"- gRPC ÷ HTTP throughput (identity and classifier): "
+        lines.append(f"- gRPC ÷ HTTP throughput (identity and classifier, each row's median): "
                      f"{min(grpc_ratios):.2f}×–{max(grpc_ratios):.2f}× (target ≥ 1.0×: "
                      f"{'met' if met else 'not met'}).")
     if agreement:
         met = all(abs(x - 1) <= 0.10 for x in agreement)
-        lines.append(f"- perf_analyzer's HTTP throughput ÷ wrk's for the same requests: "
+        lines.append(f"- perf_analyzer's HTTP throughput ÷ wrk's for the same requests (each row's "
+                     "median): "
                      f"{min(agreement):.2f}×–{max(agreement):.2f}× (target within 10%: "
                      f"{'met' if met else 'not met'}).")
 
@@ -337,9 +404,8 @@ def report(results: dict) -> str:
         return f"{min(values):.0f}–{max(values):.0f}" if values else "—"
 
     def agree(model_filter) -> str:
-        values = [r["http"]["throughput_rps"] / r["wrk"]["throughput_rps"] for r in results["rows"]
-                  if model_filter(r["model"]) and "throughput_rps" in r["http"]
-                  and r.get("wrk", {}).get("throughput_rps")]
+        values = [statistics.median(ratios_of(r, "http_over_wrk")) for r in results["rows"]
+                  if model_filter(r["model"]) and ratios_of(r, "http_over_wrk")]
         return f"{min(values):.2f}×–{max(values):.2f}×" if values else "—"
 
     identity = lambda m: m == "identity"  # noqa: E731
@@ -368,6 +434,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds a row (remove_background: 1)")
     parser.add_argument("--models", default="identity,classifier,remove_background")
     parser.add_argument("--no-wrk", action="store_true", help="perf_analyzer only")
     parser.add_argument("--out", type=pathlib.Path, help="write the results here only")
@@ -378,7 +446,7 @@ def main() -> None:
         results = json.loads((ROOT / "bench" / "results" / "perf_analyzer.json").read_text())
     else:
         results = run([int(c) for c in args.concurrency.split(",")], args.seconds,
-                      args.models.split(","), not args.no_wrk)
+                      args.models.split(","), not args.no_wrk, args.rounds)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
         print(report(results))

@@ -45,16 +45,18 @@ def classifier() -> Classifier:
     return Classifier().eval()
 
 
-def compiled(device: str) -> pathlib.Path:
-    """A folder with classifier/1/model.pt2 compiled for `device`'s kind."""
+def compiled(device: str, threads: int | None = None) -> pathlib.Path:
+    """A folder with classifier/1/model.pt2 compiled for `device`'s kind (on a CPU, for `threads`
+    threads: export_pt2)."""
 
     def export(folder: pathlib.Path) -> None:
         print(f"compiling the classifier for {device} (once; ~30 s on two cores)", flush=True)
         export_pt2(classifier().to(device), {"image": torch.rand(3, 32, 32, device=device)},
-                   folder, "classifier", max_batch_size=8)
+                   folder, "classifier", max_batch_size=8, threads=threads)
 
-    return cached_export(f"example-classifier-{torch.device(device).type}",
-                         [pathlib.Path(__file__).resolve()], export, device)
+    label = f"example-classifier-{torch.device(device).type}"
+    label += f"-{threads}-threads" if threads else ""
+    return cached_export(label, [pathlib.Path(__file__).resolve()], export, device)
 
 
 def main() -> None:

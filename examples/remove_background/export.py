@@ -54,20 +54,22 @@ def export_packages(folder: pathlib.Path, device: str = "cpu", size: int = SEGME
                "matting", free_dims={"x": [2, 3]}, threads=threads)
 
 
-def compiled(device: str) -> pathlib.Path:
-    """A folder with segmenter/1/model.pt2 and matting/1/model.pt2 compiled for `device`'s kind,
-    exported once per version of models.py and this file."""
+def compiled(device: str, threads: int | None = None) -> pathlib.Path:
+    """A folder with segmenter/1/model.pt2 and matting/1/model.pt2 compiled for `device`'s kind
+    (on a CPU, for `threads` threads: export_pt2), exported once per version of models.py and
+    this file."""
 
     def export(folder: pathlib.Path) -> None:
         started = time.perf_counter()
         print(f"compiling the example's models for {device} (once; about 4 minutes on two cores)",
               flush=True)
-        export_packages(folder, device)
+        export_packages(folder, device, threads=threads)
         print(f"compiled in {time.perf_counter() - started:.0f} s", flush=True)
 
-    kind = torch.device(device).type
-    return cached_export(f"example-remove-background-{kind}",
-                         [HERE / "models.py", pathlib.Path(__file__).resolve()], export, device)
+    label = f"example-remove-background-{torch.device(device).type}"
+    label += f"-{threads}-threads" if threads else ""
+    return cached_export(label, [HERE / "models.py", pathlib.Path(__file__).resolve()], export,
+                         device)
 
 
 def sample_image(path: pathlib.Path) -> None:

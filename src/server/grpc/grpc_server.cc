@@ -219,13 +219,6 @@ class UnaryCall final : public QueueEvent {
   bool started_ = false;
 };
 
-template <typename Request, typename Response>
-void Await(Shared& shared, grpc::ServerCompletionQueue* queue,
-           typename UnaryCall<Request, Response>::Requester requester,
-           typename UnaryCall<Request, Response>::Handler handler) {
-  UnaryCall<Request, Response>::Await(shared, queue, requester, handler);
-}
-
 // Tensors are views of the request message, which the engine keeps alive with its contents
 // (HoldAndDecode). The answer is encoded and the call finished back on the call's queue.
 void ModelInfer(Shared& shared, UnaryCall<ModelInferRequest, ModelInferResponse>& call) {
@@ -368,31 +361,31 @@ class StreamCall final {
 // Awaits one call of every method on `queue`.
 void AwaitCalls(Shared& shared, grpc::ServerCompletionQueue* queue) {
   using namespace inference;  // NOLINT(build/namespaces): the service's messages, in one place
-  Await<ServerLiveRequest, ServerLiveResponse>(shared, queue, &AsyncService::RequestServerLive,
-                                               [](Shared&, auto& call) {
-                                                 call.response().set_live(true);
-                                                 call.Finish(Status::Ok());
-                                               });
-  Await<ServerReadyRequest, ServerReadyResponse>(shared, queue, &AsyncService::RequestServerReady,
-                                                 [](Shared& shared, auto& call) {
-                                                   call.response().set_ready(shared.engine.Ready());
-                                                   call.Finish(Status::Ok());
-                                                 });
-  Await<ModelReadyRequest, ModelReadyResponse>(
+  UnaryCall<ServerLiveRequest, ServerLiveResponse>::Await(
+      shared, queue, &AsyncService::RequestServerLive, [](Shared&, auto& call) {
+        call.response().set_live(true);
+        call.Finish(Status::Ok());
+      });
+  UnaryCall<ServerReadyRequest, ServerReadyResponse>::Await(
+      shared, queue, &AsyncService::RequestServerReady, [](Shared& shared, auto& call) {
+        call.response().set_ready(shared.engine.Ready());
+        call.Finish(Status::Ok());
+      });
+  UnaryCall<ModelReadyRequest, ModelReadyResponse>::Await(
       shared, queue, &AsyncService::RequestModelReady, [](Shared& shared, auto& call) {
         auto info = shared.engine.Info(call.request().name(), call.request().version());
         call.response().set_ready(!shared.engine.draining() && info.ok() &&
                                   info->state == ModelState::kReady);
         call.Finish(Status::Ok());
       });
-  Await<ServerMetadataRequest, ServerMetadataResponse>(
+  UnaryCall<ServerMetadataRequest, ServerMetadataResponse>::Await(
       shared, queue, &AsyncService::RequestServerMetadata, [](Shared&, auto& call) {
         call.response().set_name("tandem");
         call.response().set_version(kServerVersion);
         for (const char* extension : kServerExtensions) call.response().add_extensions(extension);
         call.Finish(Status::Ok());
       });
-  Await<ModelMetadataRequest, ModelMetadataResponse>(
+  UnaryCall<ModelMetadataRequest, ModelMetadataResponse>::Await(
       shared, queue, &AsyncService::RequestModelMetadata, [](Shared& shared, auto& call) {
         const ModelMetadataRequest& request = call.request();
         auto config = shared.engine.Config(request.name(), request.version());
@@ -403,21 +396,21 @@ void AwaitCalls(Shared& shared, grpc::ServerCompletionQueue* queue) {
         FillModelMetadata(**config, *versions, call.response());
         call.Finish(Status::Ok());
       });
-  Await<ModelConfigRequest, ModelConfigResponse>(
+  UnaryCall<ModelConfigRequest, ModelConfigResponse>::Await(
       shared, queue, &AsyncService::RequestModelConfig, [](Shared& shared, auto& call) {
         auto config = shared.engine.Config(call.request().name(), call.request().version());
         if (!config.ok()) return call.Finish(config.status());
         FillModelConfig(**config, *call.response().mutable_config());
         call.Finish(Status::Ok());
       });
-  Await<ModelStatisticsRequest, ModelStatisticsResponse>(
+  UnaryCall<ModelStatisticsRequest, ModelStatisticsResponse>::Await(
       shared, queue, &AsyncService::RequestModelStatistics, [](Shared& shared, auto& call) {
         auto reports = shared.engine.Stats(call.request().name(), call.request().version());
         if (!reports.ok()) return call.Finish(reports.status());
         FillModelStatistics(*reports, call.response());
         call.Finish(Status::Ok());
       });
-  Await<RepositoryIndexRequest, RepositoryIndexResponse>(
+  UnaryCall<RepositoryIndexRequest, RepositoryIndexResponse>::Await(
       shared, queue, &AsyncService::RequestRepositoryIndex, [](Shared& shared, auto& call) {
         std::vector<ModelVersionInfo> index = shared.engine.Index();
         if (call.request().ready()) {
@@ -427,14 +420,14 @@ void AwaitCalls(Shared& shared, grpc::ServerCompletionQueue* queue) {
         FillRepositoryIndex(index, call.response());
         call.Finish(Status::Ok());
       });
-  Await<RepositoryModelLoadRequest, RepositoryModelLoadResponse>(
+  UnaryCall<RepositoryModelLoadRequest, RepositoryModelLoadResponse>::Await(
       shared, queue, &AsyncService::RequestRepositoryModelLoad,
       [](Shared& shared, auto& call) { Control(shared, call, /*load=*/true); });
-  Await<RepositoryModelUnloadRequest, RepositoryModelUnloadResponse>(
+  UnaryCall<RepositoryModelUnloadRequest, RepositoryModelUnloadResponse>::Await(
       shared, queue, &AsyncService::RequestRepositoryModelUnload,
       [](Shared& shared, auto& call) { Control(shared, call, /*load=*/false); });
-  Await<ModelInferRequest, ModelInferResponse>(shared, queue, &AsyncService::RequestModelInfer,
-                                               &ModelInfer);
+  UnaryCall<ModelInferRequest, ModelInferResponse>::Await(
+      shared, queue, &AsyncService::RequestModelInfer, &ModelInfer);
   StreamCall::Await(shared, queue);
 }
 

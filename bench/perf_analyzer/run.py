@@ -316,7 +316,8 @@ def ratios_of(row: dict, key: str) -> list[float]:
     """A row's round-by-round ratios (`grpc_over_http` or `http_over_wrk`)."""
     if key in row:
         return row[key]
-    a, b = ("grpc", "http") if key == "grpc_over_http" else ("http", "wrk")  # a one-round run's
+    # Results written before there were rounds hold one ratio, of the rows themselves.
+    a, b = ("grpc", "http") if key == "grpc_over_http" else ("http", "wrk")
     x, y = row[a].get("throughput_rps"), row.get(b, {}).get("throughput_rps")
     return [x / y] if x and y else []
 

@@ -1,7 +1,7 @@
 // The tandem binary: `serve`, `check` and `version`. Only wiring lives here.
+#include <sched.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>

@@ -6,6 +6,7 @@ same messages as HTTP."""
 import queue
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -217,7 +218,7 @@ def test_calls_in_flight_are_answered_when_the_server_drains(tmp_path):
                       callback=lambda result, error: unary.put((result, error)))
         c.start_stream(callback=lambda result, error: streamed.put((result, error)))
         c.async_stream_infer("slow", [tensor("x", x, "FP32")], request_id="in-flight")
-        threading.Event().wait(0.2)  # both admitted, neither answered
+        assert wait_until(lambda: in_flight(s, "slow") == 2)  # both admitted, neither answered
         s.process.send_signal(signal.SIGTERM)
         for answers in (unary, streamed):
             result, error = answers.get(timeout=30)
@@ -228,3 +229,20 @@ def test_calls_in_flight_are_answered_when_the_server_drains(tmp_path):
     finally:
         c.close()
         s.stop()
+
+
+def in_flight(server, model):
+    """The server's tandem_requests_in_flight for `model`."""
+    lines = server.get("/metrics").body.decode().splitlines()
+    return int(float(next(line for line in lines
+                          if line.startswith(f'tandem_requests_in_flight{{model="{model}"'))
+                     .split()[-1]))
+
+
+def wait_until(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

@@ -1,7 +1,7 @@
 """The v2 gRPC service through the stock tritonclient.grpc client: health, metadata, config,
 index, statistics, model control, infer (raw and typed contents, requested outputs, batches,
-request ids, async, the stream, a 24 MB tensor) and errors with their gRPC status codes and the
-same messages as HTTP."""
+request ids, async, the stream, a 24 MB tensor), errors with their gRPC status codes and the
+same messages as HTTP, and the calls' lifecycle (a drain, clients that go away mid-call)."""
 
 import queue
 import signal
@@ -228,6 +228,41 @@ def test_calls_in_flight_are_answered_when_the_server_drains(tmp_path):
         assert s.process.wait(timeout=30) == 0, "\n".join(s.log)
     finally:
         c.close()
+        s.stop()
+
+
+def test_clients_that_go_away_mid_call_leave_the_server_serving(tmp_path):
+    """Clients that close with unary calls (some past their deadline) and a stream in flight:
+    the server answers into the void, frees each call once, keeps serving, and drains cleanly
+    with more of them in flight (the sanitizer run checks the frees)."""
+    from support.sim_repository import SIM, write
+
+    write(tmp_path / "slow" / "model.yaml", SIM.format(offset=1, weight_bytes=0).replace(
+        "latency_us: 2000", "latency_us: 50000"))
+    s = start_server(tmp_path, "--sim-gpus", "1")
+    x = np.zeros((1, 2), np.float32)
+
+    def abandon():
+        c = grpcclient.InferenceServerClient(s.grpc_address)
+        for i in range(8):
+            c.async_infer("slow", [tensor("x", x, "FP32")], callback=lambda result, error: None,
+                          client_timeout=0.01 if i % 2 else None)
+        c.start_stream(callback=lambda result, error: None)
+        for i in range(4):
+            c.async_stream_infer("slow", [tensor("x", x, "FP32")], request_id=str(i))
+        c.async_stream_infer("nope", [tensor("x", x, "FP32")], request_id="unknown")
+        time.sleep(0.01)
+        c.close()
+
+    try:
+        for _ in range(3):
+            abandon()
+        c = grpcclient.InferenceServerClient(s.grpc_address)
+        assert c.infer("slow", [tensor("x", x, "FP32")]).as_numpy("y").tolist() == [[1.0, 1.0]]
+        c.close()
+        abandon()
+        assert s.stop() == 0, "\n".join(s.log)
+    finally:
         s.stop()
 
 

@@ -13,7 +13,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from support.server import start_server
+from support.server import start_server, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +218,7 @@ def test_calls_in_flight_are_answered_when_the_server_drains(tmp_path):
                       callback=lambda result, error: unary.put((result, error)))
         c.start_stream(callback=lambda result, error: streamed.put((result, error)))
         c.async_stream_infer("slow", [tensor("x", x, "FP32")], request_id="in-flight")
-        assert wait_until(lambda: in_flight(s, "slow") == 2)  # both admitted, neither answered
+        assert wait_for(lambda: in_flight(s, "slow") == 2)  # both admitted, neither answered
         s.process.send_signal(signal.SIGTERM)
         for answers in (unary, streamed):
             result, error = answers.get(timeout=30)
@@ -272,12 +272,3 @@ def in_flight(server, model):
     return int(float(next(line for line in lines
                           if line.startswith(f'tandem_requests_in_flight{{model="{model}"'))
                      .split()[-1]))
-
-
-def wait_until(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False

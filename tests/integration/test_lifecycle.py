@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from support.server import port_flags, start_server, tandem_binary
+from support.server import port_flags, start_server, tandem_binary, wait_for
 
 SLOW = """\
 backend: sim
@@ -44,15 +44,6 @@ def infer(port, i, timeout=30):
         return e
     finally:
         conn.close()
-
-
-def wait_for(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def in_flight(server):

@@ -12,7 +12,7 @@ import tritonclient.http as httpclient
 
 from support.metrics import scrape, value
 from support.models import WIDE_WEIGHT_BYTES, save_wide
-from support.server import start_server
+from support.server import start_server, wait_for
 from support.sim_repository import PIPELINE, sim_model, write
 
 
@@ -163,15 +163,6 @@ def test_tritonclient_loads_unloads_and_lists(repo):
         assert not client.is_model_ready("other")
     finally:
         assert s.stop() == 0
-
-
-def wait_for(predicate, seconds=15):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_poll_mode_follows_the_repository(repo):

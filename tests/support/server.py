@@ -141,3 +141,13 @@ def start_server(repository: pathlib.Path | None, *args: str, env: dict | None =
     if wait_ready:
         server.wait_ready()
     return server
+
+
+def wait_for(predicate, timeout: float = 15) -> bool:
+    """Polls `predicate` until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False

@@ -86,10 +86,11 @@ def build_repository(root: pathlib.Path, threads: int) -> pathlib.Path:
     import torch
 
     if not torch.cuda.is_available():
-        for model, example in (("classifier", "classifier"), ("segmenter", "remove_background"),
-                               ("matting", "remove_background")):
-            package = compiled_example(example, threads) / model / "1" / "model.pt2"
-            shutil.copy(package, root / model / "1" / "model.pt2")
+        for example, names in (("classifier", ["classifier"]),
+                               ("remove_background", ["segmenter", "matting"])):
+            packages = compiled_example(example, threads)
+            for model in names:
+                shutil.copy(packages / model / "1" / "model.pt2", root / model / "1" / "model.pt2")
     (root / "identity" / "1").mkdir(parents=True)
     torchscript_identity(root / "identity" / "1" / "model.pt")
     (root / "identity" / "model.yaml").write_text(

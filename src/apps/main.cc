@@ -147,8 +147,9 @@ int Serve(ServeFlags flags) {
     return 2;
   }
   if (flags.default_model.empty()) flags.default_model = Env("SAGEMAKER_TANDEM_DEFAULT_MODEL");
-  if (flags.http_threads <= 0) flags.http_threads = std::clamp(CoresAllowed(), 1, 16);
-  if (flags.grpc_threads <= 0) flags.grpc_threads = std::clamp(CoresAllowed(), 1, 16);
+  const int threads_by_default = std::clamp(CoresAllowed(), 1, 16);  // HTTP's and gRPC's
+  if (flags.http_threads <= 0) flags.http_threads = threads_by_default;
+  if (flags.grpc_threads <= 0) flags.grpc_threads = threads_by_default;
 
   EngineOptions engine_options;
   engine_options.repository = flags.repository;

@@ -163,12 +163,22 @@ def cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (PERF_ANALYZER_MEMORY, PERF_ANALYZER_MEMORY))
 
 
-def perf_analyzer(url: str, protocol: str, spec: dict, concurrency: int,
+def threading_args(concurrency: int, cores: int) -> list[str]:
+    """perf_analyzer's synchronous mode runs a thread a client; past one thread a core of the
+    load generator's, its asynchronous mode keeps the clients' requests in flight from a thread
+    a core (as wrk does from its event loops). On one core, 16 synchronous threads spent twice
+    the CPU a request and grew without bound (23 GB) against the identity model."""
+    return [] if concurrency <= cores else ["--async", "--max-threads", str(cores)]
+
+
+def perf_analyzer(url: str, protocol: str, spec: dict, concurrency: int, cores: int,
                   work: pathlib.Path) -> dict:
-    """One perf_analyzer run; its throughput, latency percentiles and the server's breakdown."""
+    """One perf_analyzer run on `cores` cores; its throughput, latency percentiles and the
+    server's breakdown."""
     report = work / f"{spec['model']}-{protocol}-{concurrency}.csv"
     args = [str(PERF_ANALYZER), "-m", spec["model"], "-u", url, "-i", protocol,
-            "--concurrency-range", str(concurrency), *spec["args"], "-f", str(report)]
+            "--concurrency-range", str(concurrency), *threading_args(concurrency, cores),
+            *spec["args"], "-f", str(report)]
     if "count_per_client" in spec:
         args += ["--measurement-request-count", str(spec["count_per_client"] * concurrency)]
     out = subprocess.run(args, capture_output=True, text=True, timeout=900,
@@ -207,9 +217,14 @@ def stats_of(port: int, model: str) -> dict:
     return entry
 
 
+def batched(model: str) -> str:
+    """The model whose instances run `model`'s batches (a pipeline's: its segmenter)."""
+    return "segmenter" if model == "remove_background" else model
+
+
 def devices_of(port: int, model: str) -> list[str]:
-    """The devices `model`'s instances are on (a pipeline's: its segmenter's)."""
-    entry = stats_of(port, "segmenter" if model == "remove_background" else model)
+    """The devices `model`'s instances are on."""
+    entry = stats_of(port, batched(model))
     return sorted({instance["device"] for instance in entry["instances"]})
 
 
@@ -224,16 +239,28 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def counts(port: int, model: str) -> tuple[int, int, int]:
+    """Requests `model` answered; inferences and batches its batched model ran."""
+    entry = stats_of(port, batched(model))
+    answered = (stats_of(port, model) if batched(model) != model else entry)
+    return (answered["inference_stats"]["success"]["count"], entry["inference_count"],
+            entry["execution_count"])
+
+
 def with_cpu(server, model: str, measure) -> dict:
     """`measure()`'s result, with the CPU time the server and the load generator each spent per
-    request answered meanwhile (the server's statistics count the requests)."""
-    before = (cpu_seconds(server.process.pid), children_cpu_seconds(),
-              stats_of(server.port, model)["inference_stats"]["success"]["count"])
+    request answered meanwhile (the server's statistics count the requests), and the mean size
+    of the batches run meanwhile (the server's CPU a request falls as batches fill)."""
+    cpu = (cpu_seconds(server.process.pid), children_cpu_seconds())
+    before = counts(server.port, model)
     result = measure()
-    answered = stats_of(server.port, model)["inference_stats"]["success"]["count"] - before[2]
+    answered, inferences, batches = (
+        after - then for after, then in zip(counts(server.port, model), before))
     if answered:
-        result["server_cpu_us"] = (cpu_seconds(server.process.pid) - before[0]) / answered * 1e6
-        result["client_cpu_us"] = (children_cpu_seconds() - before[1]) / answered * 1e6
+        result["server_cpu_us"] = (cpu_seconds(server.process.pid) - cpu[0]) / answered * 1e6
+        result["client_cpu_us"] = (children_cpu_seconds() - cpu[1]) / answered * 1e6
+    if batches:
+        result["mean_batch"] = inferences / batches
     return result
 
 
@@ -286,7 +313,7 @@ def run(concurrencies: list[int], seconds: int, names: list[str], wrk: bool,
                         for protocol in ("http", "grpc"):
                             measured[protocol].append(with_cpu(
                                 server, spec["model"], lambda: perf_analyzer(
-                                    urls[protocol], protocol, spec, c, work)))
+                                    urls[protocol], protocol, spec, c, len(client_cores), work)))
                         if wrk:
                             wrk_seconds = seconds if spec["concurrency"] is None else 3 * seconds
                             url = f"http://{urls['http']}/v2/models/{spec['model']}/infer"
@@ -350,7 +377,9 @@ def report(results: dict) -> str:
         + ", ".join(f"{m} {' '.join(d)}" for m, d in results["devices"].items()) +
         f". Each row is {results.get('rounds', 1)} round(s) (remove_background: 1), each, in "
         "turn: perf_analyzer over HTTP, over gRPC (windows of 4000 requests, 6 a client for "
-        "remove_background, until three agree), then wrk sending perf_analyzer's own HTTP "
+        "remove_background, until three agree; its synchronous mode, a thread a client, up to "
+        "as many clients as the load generators have cores, past that its asynchronous mode on "
+        "a thread a core), then wrk sending perf_analyzer's own HTTP "
         f"request (binary tensors in and out) for {results['seconds']} s (three times that for "
         "remove_background). Throughputs, latencies and CPU times are the median round's; "
         "ratios are the median of the rounds' ratios, their range in brackets. Server overhead: "
@@ -363,12 +392,14 @@ def report(results: dict) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     cpu = [
-        "CPU time per request answered (µs), the server's and the load generator's, in the same "
-        "runs:",
+        "CPU time per request answered (µs), the server's and the load generator's, and the "
+        "mean size of the batches the server ran (remove_background: its segmenter's), in the "
+        "same runs:",
         "",
         "| model | clients | server: HTTP (perf_analyzer) | gRPC (perf_analyzer) | HTTP (wrk) | "
-        "load generator: perf_analyzer HTTP | perf_analyzer gRPC | wrk |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "load generator: perf_analyzer HTTP | perf_analyzer gRPC | wrk | mean batch: HTTP / "
+        "gRPC / wrk |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     grpc_ratios, agreement = [], []
     for r in results["rows"]:
@@ -384,9 +415,11 @@ def report(results: dict) -> str:
             f"| {r['model']} | {r['concurrency']} | {ht or 0:.1f} | {gt or 0:.1f} | "
             f"{ratio_cell(over_http)} | {wt or 0:.1f} | {ratio_cell(over_wrk)} | {latency(h)} | "
             f"{latency(g)} | {latency(w)} | {overhead} |")
+        batch = " / ".join(f"{m['mean_batch']:.2f}" if "mean_batch" in m else "—"
+                           for m in (h, g, w))
         cpu.append(f"| {r['model']} | {r['concurrency']} | " + " | ".join(
             per_request(m, key) for key in ("server_cpu_us", "client_cpu_us")
-            for m in (h, g, w)) + " |")
+            for m in (h, g, w)) + f" | {batch} |")
     lines += ["", *cpu, ""]
     if grpc_ratios:
         met = all(x >= 1.0 for x in grpc_ratios)

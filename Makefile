@@ -49,16 +49,17 @@ sanitize-test: setup
 # TSan: the unit tests where threads meet (the queue and its workers; the engine's registry:
 # pipelines under concurrent requests, reloads and unloads under load; Pipeline* are the config
 # checks, single-threaded, kept for their parsing), and the integration tests where requests,
-# batches, pipeline runs, drains and model loads cross threads, against an instrumented server.
-# One intra-op thread keeps LibTorch's (uninstrumented) thread pool out of the picture, and the
-# servers run without gRPC, whose (uninstrumented) libraries TSan cannot see into: its reports
-# there are about their own locks.
-TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OMP_NUM_THREADS=1 \
-	TANDEM_TEST_GRPC=false
+# batches, pipeline runs, drains, model loads and gRPC calls cross threads, against an
+# instrumented server. One intra-op thread keeps LibTorch's (uninstrumented) thread pool out of
+# the picture; tests/tsan.supp leaves out what TSan reports inside gRPC's uninstrumented
+# libraries, whose locks it cannot see. Allocations may fail, as under ASan above.
+TSAN_SUPPRESSIONS = suppressions=$(abspath tests/tsan.supp)
+TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:allocator_may_return_null=1:$(TSAN_SUPPRESSIONS) \
+	OMP_NUM_THREADS=1
 TSAN_UNIT = DynamicBatcher*:ModelQueue*:BatchTensors*:Pipeline*:BringTo*:Histogram*:EngineRegistry*
 TSAN_PY = tests/integration/test_scheduling.py tests/integration/test_pipelines.py \
 	tests/integration/test_metrics.py tests/integration/test_lifecycle.py \
-	tests/integration/test_model_control.py
+	tests/integration/test_model_control.py tests/integration/test_grpc.py
 tsan-test: setup
 	@$(CONFIGURE) -B build-tsan -DTANDEM_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan

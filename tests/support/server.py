@@ -100,10 +100,8 @@ class TandemServer:
 
 
 def port_flags() -> list[str]:
-    """Free ports for HTTP and gRPC; gRPC off where TANDEM_TEST_GRPC=false (the TSan run: gRPC's
-    libraries are not instrumented, so TSan cannot follow the synchronisation inside them)."""
-    grpc = os.environ.get("TANDEM_TEST_GRPC", "true") != "false"
-    return ["--port", "0", *(["--grpc-port", "0"] if grpc else ["--allow-grpc", "false"])]
+    """Free ports for HTTP and gRPC."""
+    return ["--port", "0", "--grpc-port", "0"]
 
 
 def start_server(repository: pathlib.Path | None, *args: str, env: dict | None = None,

@@ -34,7 +34,7 @@ Status RequestMemory::Hold::AddCopies(const void* buffer, const std::vector<Name
     if (input.tensor.owner().get() != buffer) copies += input.tensor.byte_size();
   }
   if (copies == 0 || Resize(bytes_ + copies)) return Status::Ok();
-  return Unavailable(budget_.RefusalMessage(bytes_ + copies));
+  return Unavailable(budget_.RefusalMessage(bytes_ + copies, bytes_));
 }
 
 std::unique_ptr<RequestMemory::Hold> RequestMemory::TryHold(uint64_t bytes) {
@@ -53,10 +53,12 @@ std::shared_ptr<const std::string> RequestMemory::Owning(std::string body,
   return std::shared_ptr<const std::string>(owned, &owned->body);
 }
 
-std::string RequestMemory::RefusalMessage(uint64_t bytes) const {
-  return "the server holds " + std::to_string(held()) + " bytes of requests, and this one's " +
-         std::to_string(bytes) + " would pass --max-inflight-bytes " + std::to_string(limit_) +
-         "; retry shortly";
+std::string RequestMemory::RefusalMessage(uint64_t bytes, uint64_t own) const {
+  const uint64_t held_now = held();
+  const uint64_t others = held_now > own ? held_now - own : 0;
+  return "the server holds " + std::to_string(others) + " bytes of other requests, and this " +
+         "one's " + std::to_string(bytes) + " would pass --max-inflight-bytes " +
+         std::to_string(limit_) + "; retry shortly";
 }
 
 }  // namespace tandem

@@ -61,8 +61,8 @@ class RequestMemory {
   // `body` in a buffer that keeps `hold` until the buffer's last reference goes.
   static std::shared_ptr<const std::string> Owning(std::string body, std::unique_ptr<Hold> hold);
 
-  // The message for a request of `bytes` that did not fit.
-  std::string RefusalMessage(uint64_t bytes) const;
+  // The message for a request of `bytes` that did not fit, `own` of which it already holds.
+  std::string RefusalMessage(uint64_t bytes, uint64_t own = 0) const;
 
   uint64_t limit() const { return limit_; }
   uint64_t held() const { return held_; }

@@ -60,6 +60,10 @@ TEST(RequestMemoryTest, InputsCopiedOutOfABodyJoinItsHold) {
   Status refused = held.AddCopies(body.get(), {{"c", *large}});
   EXPECT_EQ(refused.code(), StatusCode::kUnavailable);
   EXPECT_NE(refused.message().find("--max-inflight-bytes"), std::string::npos);
+  // The message counts the request once: its 1100 KiB, beside no other request's bytes.
+  EXPECT_NE(refused.message().find("holds 0 bytes of other requests, and this one's 1126400 "),
+            std::string::npos)
+      << refused.message();
   EXPECT_EQ(budget.held(), 300u << 10);
   body.reset();
   view = Tensor();  // the last view of the body: the copies' bytes go with the body's

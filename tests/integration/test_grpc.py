@@ -1,6 +1,6 @@
 """The v2 gRPC service through the stock tritonclient.grpc client: health, metadata, config,
 index, statistics, model control, infer (raw and typed contents, requested outputs, batches,
-request ids, async, the stream, a 24 MB tensor), errors with their gRPC status codes and the
+request ids, async, the stream, a 24 MB tensor, compressed messages), errors with their gRPC status codes and the
 same messages as HTTP, and the calls' lifecycle (a drain, clients that go away mid-call)."""
 
 import queue
@@ -132,6 +132,20 @@ def test_a_24_mb_tensor(client):
     x = np.random.default_rng(7).random((1, 6 << 20), dtype=np.float32)
     result = client.infer("two_outputs", [tensor("x", x, "FP32")], client_timeout=120)
     np.testing.assert_array_equal(result.as_numpy("doubled"), x * 2)
+
+
+def test_compressed_messages_inflate_within_the_limit(client):
+    x = np.arange(12, dtype=np.float32).reshape(1, 12)
+    for algorithm in ("gzip", "deflate"):
+        result = client.infer("two_outputs", [tensor("x", x, "FP32")],
+                              compression_algorithm=algorithm)
+        np.testing.assert_array_equal(result.as_numpy("doubled"), x * 2)
+    # 72 MiB of zeros, about 70 KiB once gzipped: over the 64 MiB limit as it inflates.
+    zeros = np.zeros((1, 18 << 20), np.float32)
+    status, message = code_of(lambda: client.infer(
+        "two_outputs", [tensor("x", zeros, "FP32")], compression_algorithm="gzip",
+        client_timeout=120))
+    assert status == "StatusCode.RESOURCE_EXHAUSTED" and "larger than max" in message, message
 
 
 def test_errors_carry_grpc_codes_and_the_http_messages(client, grpc_server):

@@ -242,7 +242,7 @@ def children_cpu_seconds() -> float:
 def counts(port: int, model: str) -> tuple[int, int, int]:
     """Requests `model` answered; inferences and batches its batched model ran."""
     entry = stats_of(port, batched(model))
-    answered = (stats_of(port, model) if batched(model) != model else entry)
+    answered = entry if batched(model) == model else stats_of(port, model)
     return (answered["inference_stats"]["success"]["count"], entry["inference_count"],
             entry["execution_count"])
 

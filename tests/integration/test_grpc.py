@@ -1,7 +1,8 @@
 """The v2 gRPC service through the stock tritonclient.grpc client: health, metadata, config,
 index, statistics, model control, infer (raw and typed contents, requested outputs, batches,
-request ids, async, the stream, a 24 MB tensor, compressed messages), errors with their gRPC status codes and the
-same messages as HTTP, and the calls' lifecycle (a drain, clients that go away mid-call)."""
+request ids, async, the stream, a 24 MB tensor, compressed messages), errors with their gRPC
+status codes and the same messages as HTTP, and the calls' lifecycle (a drain, clients that go
+away mid-call)."""
 
 import queue
 import signal
